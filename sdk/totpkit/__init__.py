@@ -1,0 +1,1 @@
+"""totpkit: an async client for Clerk's Frontend API, with TOTP multi-factor authentication."""

@@ -1,0 +1,70 @@
+"""Sessions, session tokens and the public part of a user shown with them."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ._base import ClerkStruct, JSONObject
+from .user import User
+
+__all__ = ("JWK", "JWKS", "PublicUserData", "Session", "SessionStatus", "Token")
+
+SessionStatus = str
+"""``active``, ``ended``, ``revoked``, ``expired``, ``removed``, ``abandoned`` or ``pending``."""
+
+
+class Token(ClerkStruct, tag_field="object", tag="token", kw_only=True):
+    """A session token: an RS256 JWT minted by ``POST /v1/client/sessions/{id}/tokens``."""
+
+    jwt: str
+
+
+class PublicUserData(ClerkStruct, kw_only=True):
+    """What a session shows of its user without the full User."""
+
+    first_name: str | None
+    last_name: str | None
+    image_url: str | None
+    has_image: bool
+    identifier: str
+    user_id: str | None
+
+
+class Session(ClerkStruct, tag_field="object", tag="session", kw_only=True):
+    """A signed-in session of a client.
+
+    ``factor_verification_age`` is ``[minutes since first factor, minutes since second factor]``,
+    ``-1`` for a factor never verified in this session; the session JWT carries it as ``fva``.
+    """
+
+    id: str
+    status: SessionStatus
+    expire_at: int
+    abandon_at: int
+    last_active_at: int
+    last_active_token: Token | None = None
+    last_active_organization_id: str | None = None
+    actor: JSONObject | None = None
+    tasks: list[JSONObject] | None = None
+    user: User | None = None
+    public_user_data: PublicUserData | None
+    factor_verification_age: list[int]
+    created_at: int
+    updated_at: int
+
+
+class JWK(ClerkStruct, kw_only=True):
+    """One RSA public key of the JWKS document."""
+
+    use: str
+    kty: str
+    kid: str
+    alg: str
+    n: str
+    e: str
+
+
+class JWKS(ClerkStruct, kw_only=True):
+    """``GET /.well-known/jwks.json``: the keys that verify session tokens."""
+
+    keys: list[JWK] = msgspec.field(default_factory=list)

@@ -1,0 +1,84 @@
+"""The User resource (``/v1/me``, BAPI ``/v1/users/{id}``) and the pieces embedded in it."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ._base import ClerkStruct, JSONObject
+
+__all__ = ("EmailAddress", "User", "Verification")
+
+
+class Verification(ClerkStruct, kw_only=True):
+    """A verification stub: ``verification_password``, ``verification_totp``, ``verification_admin``...
+
+    ``object`` is the discriminator Clerk uses; ``status`` is ``unverified`` or ``verified`` for the
+    strategies totpkit issues. Timestamps (``expire_at``) are Unix milliseconds or ``null``.
+    """
+
+    object: str
+    status: str
+    strategy: str
+    attempts: int | None
+    expire_at: int | None
+
+
+class EmailAddress(ClerkStruct, tag_field="object", tag="email_address", kw_only=True):
+    """An email identification of a user."""
+
+    id: str
+    email_address: str
+    reserved: bool = False
+    verification: Verification | None
+    linked_to: list[JSONObject] = msgspec.field(default_factory=list)
+    created_at: int
+    updated_at: int
+
+
+class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
+    """A user as Clerk's Frontend and Backend APIs show it.
+
+    MFA state: ``totp_enabled`` (a *verified* TOTP exists), ``backup_code_enabled`` (unused backup
+    codes exist), ``two_factor_enabled`` (any second factor), ``mfa_enabled_at`` / ``mfa_disabled_at``
+    (Unix ms of the last transition; ``mfa_enabled_at`` is kept when MFA is disabled).
+    Lockout: ``locked``, ``lockout_expires_in_seconds`` (``null`` unless locked),
+    ``verification_attempts_remaining`` (failed second-factor attempts left before a lockout).
+    """
+
+    id: str
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    image_url: str = ""
+    has_image: bool = False
+    primary_email_address_id: str | None
+    primary_phone_number_id: str | None = None
+    primary_web3_wallet_id: str | None = None
+    password_enabled: bool
+    two_factor_enabled: bool
+    totp_enabled: bool
+    backup_code_enabled: bool
+    email_addresses: list[EmailAddress] = msgspec.field(default_factory=list)
+    phone_numbers: list[JSONObject] = msgspec.field(default_factory=list)
+    web3_wallets: list[JSONObject] = msgspec.field(default_factory=list)
+    passkeys: list[JSONObject] = msgspec.field(default_factory=list)
+    organization_memberships: list[JSONObject] = msgspec.field(default_factory=list)
+    external_accounts: list[JSONObject] = msgspec.field(default_factory=list)
+    saml_accounts: list[JSONObject] = msgspec.field(default_factory=list)
+    enterprise_accounts: list[JSONObject] = msgspec.field(default_factory=list)
+    public_metadata: JSONObject = msgspec.field(default_factory=dict)
+    unsafe_metadata: JSONObject = msgspec.field(default_factory=dict)
+    external_id: str | None = None
+    last_sign_in_at: int | None = None
+    banned: bool = False
+    locked: bool = False
+    lockout_expires_in_seconds: int | None = None
+    verification_attempts_remaining: int | None = None
+    mfa_enabled_at: int | None = None
+    mfa_disabled_at: int | None = None
+    delete_self_enabled: bool = True
+    create_organization_enabled: bool = False
+    last_active_at: int | None = None
+    legal_accepted_at: int | None = None
+    created_at: int
+    updated_at: int
