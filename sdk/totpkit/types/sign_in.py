@@ -19,7 +19,7 @@ class SignInFactor(ClerkStruct, kw_only=True):
     strategy: str
     safe_identifier: str | msgspec.UnsetType = msgspec.UNSET
     email_address_id: str | msgspec.UnsetType = msgspec.UNSET
-    primary: bool | None | msgspec.UnsetType = msgspec.UNSET
+    primary: bool | msgspec.UnsetType | None = msgspec.UNSET
     default: bool | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -1,0 +1,10 @@
+"""Frontend API (FAPI) route handlers, Clerk's paths under ``/v1`` and ``/.well-known/jwks.json``."""
+
+from .client import CLIENT_HANDLERS
+from .environment import ENVIRONMENT_HANDLERS
+from .me import ME_HANDLERS
+from .sign_ins import SIGN_IN_HANDLERS
+
+__all__ = ("FAPI_HANDLERS",)
+
+FAPI_HANDLERS = (*ENVIRONMENT_HANDLERS, *CLIENT_HANDLERS, *SIGN_IN_HANDLERS, *ME_HANDLERS)

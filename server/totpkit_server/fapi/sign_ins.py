@@ -1,0 +1,72 @@
+"""``/v1/client/sign_ins``: password first factor, TOTP or backup-code second factor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+
+from ..core import errors
+from ..http.context import ClientContext
+from ..http.params import read_params
+from ..services import AuthService
+
+__all__ = ("SIGN_IN_HANDLERS",)
+
+SECOND_FACTOR_STRATEGIES = ("totp", "backup_code")
+
+
+@post("/v1/client/sign_ins", status_code=200)
+async def create_sign_in(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+    """Start a sign-in with ``identifier`` (+ ``password``); creates the client if there is none."""
+    params = await read_params(request, ctx.instance.config.max_body_bytes)
+    identifier = params.required_str("identifier")
+    strategy = params.optional_str("strategy")
+    password = params.optional_str("password")
+    if strategy not in (None, "", "password"):
+        raise errors.form_param_value_invalid("strategy", strategy)
+    if strategy == "password" and not password:
+        raise errors.form_param_missing("password")
+    client = await ctx.ensure_client()
+    sign_in, _ = await AuthService(ctx.instance).create_sign_in(
+        client, identifier=identifier, password=password or None
+    )
+    return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
+
+
+@get("/v1/client/sign_ins/{sign_in_id:str}")
+async def get_sign_in(ctx: ClientContext, sign_in_id: str) -> Response[bytes]:
+    """The client's own sign-in; 404 for unknown or foreign ids."""
+    sign_in = await AuthService(ctx.instance).get_sign_in(ctx.client, sign_in_id)
+    return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
+
+
+@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_first_factor", status_code=200)
+async def attempt_first_factor(request: Request[Any, Any, Any], ctx: ClientContext, sign_in_id: str) -> Response[bytes]:
+    """``strategy=password&password=...``."""
+    params = await read_params(request, ctx.instance.config.max_body_bytes)
+    strategy = params.required_str("strategy")
+    if strategy != "password":
+        raise errors.form_param_value_invalid("strategy", strategy)
+    password = params.required_str("password")
+    client = await ctx.ensure_client()
+    sign_in, _ = await AuthService(ctx.instance).attempt_first_factor(client, sign_in_id, password=password)
+    return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
+
+
+@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_second_factor", status_code=200)
+async def attempt_second_factor(
+    request: Request[Any, Any, Any], ctx: ClientContext, sign_in_id: str
+) -> Response[bytes]:
+    """``strategy=totp|backup_code&code=...`` → ``complete`` and a new session."""
+    params = await read_params(request, ctx.instance.config.max_body_bytes)
+    strategy = params.required_str("strategy")
+    if strategy not in SECOND_FACTOR_STRATEGIES:
+        raise errors.form_param_value_invalid("strategy", strategy)
+    code = params.required_str("code")
+    client = await ctx.ensure_client()
+    sign_in, _ = await AuthService(ctx.instance).attempt_second_factor(client, sign_in_id, strategy=strategy, code=code)
+    return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
+
+
+SIGN_IN_HANDLERS = (create_sign_in, get_sign_in, attempt_first_factor, attempt_second_factor)

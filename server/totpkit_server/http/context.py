@@ -1,0 +1,176 @@
+"""Who is calling: the client behind a request, found in one of Clerk's three ways.
+
+1. Native (``_is_native=1``): the client token is the ``Authorization`` header; the answer echoes
+   the token in its own ``Authorization`` header. (An ``Authorization`` header without ``Origin`` and
+   without a cookie is read the same way, for curl users.)
+2. Dev browser: ``__clerk_db_jwt`` in the query names a token made by ``POST /v1/dev_browser``.
+3. Browser: the ``__client`` cookie.
+
+Client tokens are random and stored only as SHA-256 hashes. An unknown token means "no client yet"
+(never a 5xx, never a 401, except an unknown dev-browser token: 401 ``dev_browser_unauthenticated``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from litestar import Request, Response
+
+from totpkit.types import ClientWrapped
+
+from ..core import errors
+from ..core.tokens import hash_token, new_opaque_token
+from ..services import Instance, Renderer
+from ..storage.records import ClientRecord
+
+__all__ = ("CLIENT_COOKIE", "ClientContext", "cors_headers", "resolve_context")
+
+CLIENT_COOKIE = "__client"
+Mode = Literal["native", "dev_browser", "cookie"]
+_EXPOSED_HEADERS = "Authorization, Clerk-Db-Jwt, Retry-After, X-Clerk-Trace-Id"
+_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """CORS answer headers for a browser request (echo the Origin, allow credentials)."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Expose-Headers": _EXPOSED_HEADERS,
+        "Vary": "Origin",
+    }
+
+
+class ClientContext:
+    """The calling client (if any) and how to hand its token back."""
+
+    __slots__ = ("_new_token", "_token", "client", "dev_browser_hash", "instance", "mode", "renderer", "request")
+
+    def __init__(
+        self,
+        *,
+        instance: Instance,
+        request: Request[Any, Any, Any],
+        mode: Mode,
+        client: ClientRecord | None,
+        token: str | None,
+        dev_browser_hash: str | None,
+    ) -> None:
+        self.instance = instance
+        self.request = request
+        self.mode = mode
+        self.client = client
+        self._token = token
+        self._new_token: str | None = None
+        self.dev_browser_hash = dev_browser_hash
+        self.renderer = Renderer(instance, issuer=_issuer(instance, request), origin=request.headers.get("origin"))
+
+    async def ensure_client(self) -> ClientRecord:
+        """The caller's client, created (and its token handed out) if there is none yet."""
+        if self.client is not None:
+            return self.client
+        instance = self.instance
+        token = new_opaque_token(instance.random_bytes)
+        now = instance.now_ms()
+        client = ClientRecord(
+            id=instance.new_id("client"), token_hash=hash_token(token), created_at=now, updated_at=now
+        )
+        await instance.store.create_client(client)
+        if self.dev_browser_hash is not None:
+            await instance.store.bind_dev_browser(self.dev_browser_hash, client.id)
+        self.client, self._token, self._new_token = client, token, token
+        return client
+
+    def respond(self, content: bytes, *, status_code: int = 200) -> Response[bytes]:
+        """A JSON answer carrying the client token back the way the caller sent it."""
+        headers = cors_headers(self.request)
+        response: Response[bytes] = Response(
+            content, status_code=status_code, media_type="application/json", headers=headers
+        )
+        if self.mode == "native" and self._token is not None:
+            response.headers["Authorization"] = self._token
+        if self.mode == "cookie" and self._new_token is not None:
+            response.set_cookie(
+                CLIENT_COOKIE,
+                self._new_token,
+                max_age=_COOKIE_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=self.instance.config.secure_cookies,
+                path="/",
+            )
+        return response
+
+    def clear_cookie(self, response: Response[bytes]) -> None:
+        """Forget the ``__client`` cookie (after the client was deleted)."""
+        if self.mode == "cookie":
+            response.delete_cookie(CLIENT_COOKIE, path="/")
+
+    async def wrapped(self, resource: Any, *, status_code: int = 200) -> Response[bytes]:
+        """``{"response": resource, "client": <the client as it is now>}``."""
+        client = await self.renderer.client(self.client)
+        return self.respond(
+            msgspec.json.encode(ClientWrapped(response=resource, client=client)), status_code=status_code
+        )
+
+
+def _issuer(instance: Instance, request: Request[Any, Any, Any]) -> str:
+    if instance.config.issuer_url:
+        return instance.config.issuer_url
+    base = str(request.base_url).rstrip("/")
+    return base + instance.config.path_prefix.rstrip("/")
+
+
+def _check_origin(instance: Instance, origin: str | None) -> None:
+    allowed = instance.config.allowed_origins
+    if origin and allowed is not None and origin not in allowed:
+        raise errors.origin_invalid(origin)
+
+
+async def resolve_context(request: Request[Any, Any, Any], instance: Instance) -> ClientContext:
+    """Find the calling client; see the module docstring for the order of the three ways."""
+    query, headers = request.query_params, request.headers
+    origin = headers.get("origin")
+    _check_origin(instance, origin)
+    authorization = headers.get("authorization")
+    native = query.get("_is_native", "").lower() in ("1", "true")
+    cookie = request.cookies.get(CLIENT_COOKIE)
+    dev_token = query.get("__clerk_db_jwt") or query.get("__dev_session")
+    if native or (authorization is not None and not origin and not cookie and not dev_token):
+        if authorization is None:
+            raise errors.request_header_missing("Authorization")
+        if origin:
+            raise errors.origin_authorization_conflict()
+        token = authorization.removeprefix("Bearer").strip() or None
+        client = await _client_for(instance, token)
+        return ClientContext(
+            instance=instance,
+            request=request,
+            mode="native",
+            client=client,
+            token=token if client else None,
+            dev_browser_hash=None,
+        )
+    if dev_token:
+        dev_hash = hash_token(dev_token)
+        known, client_id = await instance.store.get_dev_browser(dev_hash)
+        if not known:
+            raise errors.dev_browser_unauthenticated()
+        client = await instance.store.get_client(client_id) if client_id else None
+        return ClientContext(
+            instance=instance, request=request, mode="dev_browser", client=client, token=None, dev_browser_hash=dev_hash
+        )
+    client = await _client_for(instance, cookie)
+    return ClientContext(
+        instance=instance, request=request, mode="cookie", client=client, token=cookie, dev_browser_hash=None
+    )
+
+
+async def _client_for(instance: Instance, token: str | None) -> ClientRecord | None:
+    if not token or len(token) > 512:
+        return None
+    return await instance.store.get_client_by_token_hash(hash_token(token))

@@ -1,0 +1,82 @@
+"""Rendering every failure of a totpkit route in Clerk's error format.
+
+:class:`~totpkit_server.core.errors.ClerkAPIException` is rendered as is; Litestar's own HTTP
+exceptions (unknown path, wrong method, too large) are mapped to Clerk codes; anything else is
+logged and answered with 500 ``internal_clerk_error`` and no details.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+from litestar.exceptions.responses import create_exception_response
+
+from totpkit.types import ClerkAPIError, ClerkErrors
+
+from ..core import errors
+from .context import cors_headers
+from .deps import INSTANCE_STATE_KEY
+
+__all__ = ("clerk_exception_handler", "prefixed_exception_handler", "to_clerk_exception")
+
+logger = logging.getLogger("totpkit.errors")
+
+
+def to_clerk_exception(exc: Exception) -> errors.ClerkAPIException:
+    """Map any exception raised while serving a request to a Clerk error."""
+    if isinstance(exc, errors.ClerkAPIException):
+        return exc
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        if status == 404:
+            return errors.resource_not_found()
+        if status == 405:
+            return errors.method_not_allowed("this")
+        if status == 413:
+            return errors.request_body_too_large(0)
+        if status < 500:
+            return errors.form_param_format_invalid("request", "The request is invalid.")
+    logger.error("unexpected error while serving a request", exc_info=exc)
+    return errors.internal_error()
+
+
+def _trace_id(request: Request[Any, Any, Any]) -> str:
+    instance = request.app.state.get(INSTANCE_STATE_KEY)
+    random_bytes = instance.random_bytes if instance is not None else os.urandom
+    return random_bytes(16).hex()
+
+
+def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Answer ``exc`` as ``{"errors": [...], "meta": {}, "clerk_trace_id": ...}``."""
+    clerk = to_clerk_exception(exc)
+    trace_id = _trace_id(request)
+    body = ClerkErrors(
+        errors=[
+            ClerkAPIError(message=clerk.message, long_message=clerk.long_message, code=clerk.code, meta=clerk.meta)
+        ],
+        meta={},
+        clerk_trace_id=trace_id,
+    )
+    headers = {**cors_headers(request), **clerk.headers, "X-Clerk-Trace-Id": trace_id}
+    return Response(msgspec.json.encode(body), status_code=clerk.status, media_type="application/json", headers=headers)
+
+
+def prefixed_exception_handler(prefix: str) -> Any:
+    """An app-level handler that speaks Clerk under ``prefix`` and Litestar's default elsewhere.
+
+    Used for unmatched paths (404/405), which never reach the plugin's own router.
+    """
+    prefix = prefix.rstrip("/")
+
+    def handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        path = request.url.path
+        if not prefix or path == prefix or path.startswith(prefix + "/"):
+            return clerk_exception_handler(request, exc)
+        return create_exception_response(request, exc)
+
+    return handler

@@ -1,0 +1,94 @@
+"""``TOTPKitPlugin``: mounts totpkit's Frontend and Backend API in a Litestar app.
+
+``on_app_init`` only registers things: one router under ``config.path_prefix``, the dependency
+providers, a lifespan that opens and closes the store, and the Clerk error handler (at app level
+only for exception types the host app has no handler for).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.plugins import InitPlugin
+
+from .bapi import BAPI_HANDLERS
+from .config import TOTPKitConfig
+from .core.errors import ClerkAPIException
+from .fapi import FAPI_HANDLERS
+from .http.deps import INSTANCE_STATE_KEY, provide_context, provide_instance
+from .http.errors import clerk_exception_handler, prefixed_exception_handler
+from .keys import load_keys
+from .services import Instance
+from .storage.base import Store
+from .storage.sqlite import SQLiteStore
+
+__all__ = ("TOTPKitPlugin",)
+
+logger = logging.getLogger("totpkit")
+
+
+class TOTPKitPlugin(InitPlugin):
+    """Clerk-compatible TOTP MFA for a Litestar app.
+
+    Usage::
+
+        app = Litestar(route_handlers=[...], plugins=[TOTPKitPlugin(TOTPKitConfig(path_prefix="/auth"))])
+    """
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: TOTPKitConfig | None = None) -> None:
+        self.config = config or TOTPKitConfig()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        config = self.config
+        app_config.route_handlers.append(self._router())
+        app_config.dependencies.setdefault(config.store_dependency_key, Provide(_provide_store, sync_to_thread=False))
+        app_config.lifespan.append(self._lifespan)
+        if config.set_default_exception_handler:
+            handlers = app_config.exception_handlers
+            handlers.setdefault(ClerkAPIException, clerk_exception_handler)
+            for exc_type in (NotFoundException, MethodNotAllowedException):
+                handlers.setdefault(exc_type, prefixed_exception_handler(config.path_prefix))
+        return app_config
+
+    def _router(self) -> Router:
+        return Router(
+            path=self.config.path_prefix,
+            route_handlers=[*FAPI_HANDLERS, *BAPI_HANDLERS],
+            dependencies={
+                "instance": Provide(provide_instance, sync_to_thread=False),
+                "ctx": Provide(provide_context),
+            },
+            exception_handlers={Exception: clerk_exception_handler},
+            include_in_schema=True,
+            tags=["totpkit"],
+        )
+
+    @asynccontextmanager
+    async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """Open the store and keys before serving; close the store after."""
+        keys = load_keys(self.config)
+        store = SQLiteStore(self.config.sqlite_path)
+        await store.open()
+        app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys)
+        try:
+            yield
+        finally:
+            app.state.pop(INSTANCE_STATE_KEY, None)
+            await store.close()
+
+
+def _provide_store(state: State) -> Store:
+    """The open store, for host-app handlers that ask for ``config.store_dependency_key``."""
+    instance = state.get(INSTANCE_STATE_KEY)
+    if not isinstance(instance, Instance):
+        raise RuntimeError("the totpkit plugin's lifespan has not started")
+    return instance.store

@@ -1,0 +1,244 @@
+"""Clients, sign-ins and sessions: from identifier and password to an active session.
+
+A sign-in belongs to the client that created it; ids of another client's sign-ins and sessions
+answer 404 exactly like unknown ids. Wrong passwords and codes change nothing but attempt counters.
+"""
+
+from __future__ import annotations
+
+from ..core import errors
+from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
+from .instance import Instance
+from .mfa import MFAService
+
+__all__ = ("AuthService",)
+
+_LIVE = ("active", "pending")
+_ABANDON_AFTER_MS = 30 * 24 * 3600 * 1000
+
+
+class AuthService:
+    """Sign-in, session and client operations; ``client`` is always the caller's own client."""
+
+    __slots__ = ("instance", "mfa")
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+        self.mfa = MFAService(instance)
+
+    # --- sign-ins -------------------------------------------------------------------------------
+
+    async def create_sign_in(
+        self, client: ClientRecord, *, identifier: str, password: str | None
+    ) -> tuple[SignInRecord, ClientRecord]:
+        """Start a sign-in; with a password, verify it at once (``complete`` or ``needs_second_factor``)."""
+        instance = self.instance
+        user = await instance.store.get_user_by_email(identifier.strip())
+        if password is not None:
+            hashed = user.password_hash if user is not None else None
+            if not instance.config.password_hasher.verify(hashed, password):
+                raise errors.form_identifier_not_found() if user is None else errors.form_password_incorrect()
+        if user is None:
+            raise errors.form_identifier_not_found()
+        self.mfa.ensure_not_locked(user)
+        now = instance.now_ms()
+        sign_in = SignInRecord(
+            id=instance.new_id("sia"),
+            client_id=client.id,
+            user_id=user.id,
+            identifier=user.email,
+            status="needs_first_factor",
+            created_at=now,
+            updated_at=now,
+            abandon_at=now + instance.config.sign_in_lifetime * 1000,
+        )
+        await instance.store.create_sign_in(sign_in)
+        if password is not None:
+            return await self._first_factor_passed(client, sign_in, user)
+        client.sign_in_id = sign_in.id
+        client.updated_at = now
+        await instance.store.update_client(client)
+        return sign_in, client
+
+    async def get_sign_in(self, client: ClientRecord | None, sign_in_id: str) -> SignInRecord:
+        """The client's own sign-in, or 404."""
+        sign_in = await self.instance.store.get_sign_in(sign_in_id)
+        if client is None or sign_in is None or sign_in.client_id != client.id:
+            raise errors.resource_not_found(f"No sign in was found with id {sign_in_id[:64]}")
+        return sign_in
+
+    async def _user_of(self, sign_in: SignInRecord) -> UserRecord:
+        user = await self.instance.store.get_user(sign_in.user_id) if sign_in.user_id else None
+        if user is None:
+            raise errors.client_state_invalid("this sign in")
+        return user
+
+    async def attempt_first_factor(
+        self, client: ClientRecord, sign_in_id: str, *, password: str
+    ) -> tuple[SignInRecord, ClientRecord]:
+        """Verify the password of a ``needs_first_factor`` sign-in."""
+        sign_in = await self.get_sign_in(client, sign_in_id)
+        if sign_in.status != "needs_first_factor":
+            raise errors.client_state_invalid("attempt_first_factor")
+        user = await self._user_of(sign_in)
+        self.mfa.ensure_not_locked(user)
+        if not self.instance.config.password_hasher.verify(user.password_hash, password):
+            sign_in.first_factor_strategy = "password"
+            sign_in.first_factor_attempts += 1
+            await self.instance.store.update_sign_in(sign_in)
+            raise errors.form_password_incorrect()
+        return await self._first_factor_passed(client, sign_in, user)
+
+    async def _first_factor_passed(
+        self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord
+    ) -> tuple[SignInRecord, ClientRecord]:
+        now = self.instance.now_ms()
+        sign_in.first_factor_strategy = "password"
+        sign_in.first_factor_verified = True
+        sign_in.first_factor_attempts += 1
+        sign_in.updated_at = now
+        if (await self.mfa.state(user.id)).has_totp:
+            sign_in.status = "needs_second_factor"
+            await self.instance.store.update_sign_in(sign_in)
+            client.sign_in_id = sign_in.id
+            client.updated_at = now
+            await self.instance.store.update_client(client)
+            return sign_in, client
+        return await self._complete(client, sign_in, user, second_factor=False)
+
+    async def attempt_second_factor(
+        self, client: ClientRecord, sign_in_id: str, *, strategy: str, code: str
+    ) -> tuple[SignInRecord, ClientRecord]:
+        """Check a TOTP or backup code for a ``needs_second_factor`` sign-in; ``complete`` on success."""
+        sign_in = await self.get_sign_in(client, sign_in_id)
+        if sign_in.status != "needs_second_factor":
+            raise errors.client_state_invalid("attempt_second_factor")
+        user = await self._user_of(sign_in)
+        state_factors = {f.strategy for f in (await self.mfa.state(user.id)).second_factors()}
+        if strategy not in state_factors:
+            raise errors.strategy_for_user_invalid()
+        self.mfa.ensure_not_locked(user)
+        sign_in.second_factor_strategy = strategy
+        if not await self.mfa.check_second_factor(user, strategy, code):
+            await self.instance.store.record_second_factor_failure(sign_in.id)
+            sign_in.second_factor_attempts += 1
+            sign_in.updated_at = self.instance.now_ms()
+            await self.instance.store.update_sign_in(sign_in)
+            await self.mfa.register_failure(user)
+            raise errors.form_code_incorrect()
+        await self.instance.store.reset_verification_failures(user.id)
+        sign_in.second_factor_verified = True
+        sign_in.second_factor_attempts += 1
+        return await self._complete(client, sign_in, user, second_factor=True)
+
+    async def _complete(
+        self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, *, second_factor: bool
+    ) -> tuple[SignInRecord, ClientRecord]:
+        instance = self.instance
+        now = instance.now_ms()
+        session = SessionRecord(
+            id=instance.new_id("sess"),
+            client_id=client.id,
+            user_id=user.id,
+            status="active",
+            created_at=now,
+            updated_at=now,
+            last_active_at=now,
+            expire_at=now + instance.config.session_lifetime * 1000,
+            abandon_at=now + _ABANDON_AFTER_MS,
+            first_factor_at=now,
+            second_factor_at=now if second_factor else None,
+        )
+        await instance.store.create_session(session)
+        sign_in.status = "complete"
+        sign_in.created_session_id = session.id
+        sign_in.updated_at = now
+        await instance.store.update_sign_in(sign_in)
+        client.sign_in_id = None
+        client.last_active_session_id = session.id
+        client.last_authentication_strategy = "password"
+        client.updated_at = now
+        await instance.store.update_client(client)
+        user.last_sign_in_at = now
+        user.last_active_at = now
+        user.updated_at = now
+        await instance.store.update_user(user)
+        return sign_in, client
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def get_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
+        """The client's own session, or 404."""
+        session = await self.instance.store.get_session(session_id)
+        if client is None or session is None or session.client_id != client.id:
+            raise errors.resource_not_found(f"No session was found with id {session_id[:64]}")
+        return session
+
+    async def live_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
+        """The client's own session if still active; 404 unknown, 401 ended."""
+        session = await self.get_session(client, session_id)
+        if session.status not in _LIVE or session.expire_at <= self.instance.now_ms():
+            raise errors.authentication_invalid()
+        return session
+
+    async def touch_session(self, client: ClientRecord, session_id: str) -> tuple[SessionRecord, ClientRecord]:
+        """Make the session the client's active one and refresh ``last_active_at``."""
+        session = await self.live_session(client, session_id)
+        now = self.instance.now_ms()
+        session.last_active_at = now
+        session.updated_at = now
+        await self.instance.store.update_session(session)
+        client.last_active_session_id = session.id
+        client.updated_at = now
+        await self.instance.store.update_client(client)
+        return session, client
+
+    async def end_session(self, client: ClientRecord, session_id: str) -> tuple[SessionRecord, ClientRecord]:
+        """Sign one session out (status ``ended``)."""
+        session = await self.get_session(client, session_id)
+        await self._end(session)
+        if client.last_active_session_id == session.id:
+            remaining = [s for s in await self.instance.store.list_client_sessions(client.id) if s.status in _LIVE]
+            client.last_active_session_id = remaining[-1].id if remaining else None
+        client.updated_at = self.instance.now_ms()
+        await self.instance.store.update_client(client)
+        return session, client
+
+    async def _end(self, session: SessionRecord) -> None:
+        if session.status in _LIVE:
+            session.status = "ended"
+            session.updated_at = self.instance.now_ms()
+            await self.instance.store.update_session(session)
+
+    async def sign_out(self, client: ClientRecord) -> ClientRecord:
+        """End every session of the client and drop its sign-in in progress."""
+        for session in await self.instance.store.list_client_sessions(client.id):
+            await self._end(session)
+        client.sign_in_id = None
+        client.last_active_session_id = None
+        client.updated_at = self.instance.now_ms()
+        await self.instance.store.update_client(client)
+        return client
+
+    async def current_user(
+        self, client: ClientRecord | None, session_id: str | None
+    ) -> tuple[UserRecord, SessionRecord]:
+        """The user ``/v1/me`` acts on: ``_clerk_session_id`` or the client's last active session.
+
+        401 ``authentication_invalid`` without a live session of this client.
+        """
+        wanted = session_id or (client.last_active_session_id if client else None)
+        if client is None or not wanted:
+            raise errors.authentication_invalid()
+        session = await self.instance.store.get_session(wanted)
+        if (
+            session is None
+            or session.client_id != client.id
+            or session.status not in _LIVE
+            or session.expire_at <= self.instance.now_ms()
+        ):
+            raise errors.authentication_invalid()
+        user = await self.instance.store.get_user(session.user_id)
+        if user is None:
+            raise errors.authentication_invalid()
+        return user, session

@@ -1,0 +1,204 @@
+"""Turning storage records into Clerk's wire structs (the ``totpkit.types`` shared with the SDK)."""
+
+from __future__ import annotations
+
+import math
+
+from totpkit.types import (
+    Client,
+    EmailAddress,
+    PublicUserData,
+    Session,
+    SignIn,
+    SignInFactor,
+    SignInUserData,
+    Token,
+    User,
+    Verification,
+)
+
+from ..core.tokens import sign_jwt
+from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
+from .instance import Instance
+from .mfa import MFAService
+
+__all__ = ("Renderer",)
+
+_COOKIE_LIFETIME_MS = 365 * 24 * 3600 * 1000
+_LIVE_SESSION_STATUSES = ("active", "pending")
+
+
+class Renderer:
+    """Builds wire structs for one request (``origin`` and ``issuer`` go into session tokens)."""
+
+    __slots__ = ("instance", "issuer", "origin")
+
+    def __init__(self, instance: Instance, *, issuer: str, origin: str | None) -> None:
+        self.instance = instance
+        self.issuer = issuer
+        self.origin = origin
+
+    async def user(self, user: UserRecord) -> User:
+        """The full User resource."""
+        state = await MFAService(self.instance).state(user.id)
+        now = self.instance.now_ms()
+        config = self.instance.config
+        locked = user.locked_until is not None and user.locked_until > now
+        remaining: int | None = None
+        if config.lockout_max_attempts > 0:
+            remaining = max(0, config.lockout_max_attempts - user.failed_attempts)
+        return User(
+            id=user.id,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            primary_email_address_id=user.email_id,
+            password_enabled=user.password_hash is not None,
+            two_factor_enabled=state.has_totp,
+            totp_enabled=state.has_totp,
+            backup_code_enabled=state.has_backup_codes,
+            email_addresses=[self._email(user)],
+            last_sign_in_at=user.last_sign_in_at,
+            locked=locked,
+            lockout_expires_in_seconds=math.ceil((user.locked_until - now) / 1000)
+            if locked and user.locked_until is not None
+            else None,
+            verification_attempts_remaining=remaining,
+            mfa_enabled_at=user.mfa_enabled_at,
+            mfa_disabled_at=user.mfa_disabled_at,
+            last_active_at=user.last_active_at,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+    @staticmethod
+    def _email(user: UserRecord) -> EmailAddress:
+        return EmailAddress(
+            id=user.email_id,
+            email_address=user.email,
+            verification=Verification(
+                object="verification_admin", status="verified", strategy="admin", attempts=None, expire_at=None
+            ),
+            created_at=user.created_at,
+            updated_at=user.created_at,
+        )
+
+    @staticmethod
+    def public_user_data(user: UserRecord) -> PublicUserData:
+        """The public part of a user shown with sessions."""
+        return PublicUserData(
+            first_name=user.first_name,
+            last_name=user.last_name,
+            image_url="",
+            has_image=False,
+            identifier=user.email,
+            user_id=user.id,
+        )
+
+    def factor_verification_age(self, session: SessionRecord) -> list[int]:
+        """``[minutes since first factor, minutes since second factor]``, ``-1`` for never."""
+        now = self.instance.now_ms()
+
+        def age(at: int | None) -> int:
+            return -1 if at is None else max(0, (now - at) // 60_000)
+
+        return [age(session.first_factor_at), age(session.second_factor_at)]
+
+    def session_token(self, session: SessionRecord) -> str:
+        """Mint an RS256 session JWT with Clerk's claims for ``session``."""
+        instance = self.instance
+        iat = int(instance.now())
+        claims: dict[str, object] = {}
+        if self.origin:
+            claims["azp"] = self.origin
+        claims.update(
+            exp=iat + instance.config.session_token_lifetime,
+            fva=self.factor_verification_age(session),
+            iat=iat,
+            iss=self.issuer,
+            jti=instance.random_bytes(10).hex(),
+            nbf=iat - 10,
+            sid=session.id,
+            sub=session.user_id,
+            v=2,
+        )
+        return sign_jwt(claims, instance.keys.signing_keys[0])
+
+    async def session(self, session: SessionRecord) -> Session:
+        """The Session resource with its user and a fresh ``last_active_token`` when active."""
+        user = await self.instance.store.get_user(session.user_id)
+        if user is None:
+            raise LookupError(f"session {session.id} has no user")
+        live = session.status in _LIVE_SESSION_STATUSES
+        return Session(
+            id=session.id,
+            status=session.status,
+            expire_at=session.expire_at,
+            abandon_at=session.abandon_at,
+            last_active_at=session.last_active_at,
+            last_active_token=Token(jwt=self.session_token(session)) if live else None,
+            user=await self.user(user),
+            public_user_data=self.public_user_data(user),
+            factor_verification_age=self.factor_verification_age(session),
+            created_at=session.created_at,
+            updated_at=session.updated_at,
+        )
+
+    async def sign_in(self, sign_in: SignInRecord) -> SignIn:
+        """The SignIn resource."""
+        user = await self.instance.store.get_user(sign_in.user_id) if sign_in.user_id else None
+        second_factors = None
+        if user is not None and sign_in.status in ("needs_second_factor", "complete"):
+            factors = (await MFAService(self.instance).state(user.id)).second_factors()
+            second_factors = factors or None
+        return SignIn(
+            id=sign_in.id,
+            status=sign_in.status,
+            supported_identifiers=["email_address"],
+            supported_first_factors=[SignInFactor(strategy="password")] if user is not None else [],
+            supported_second_factors=second_factors,
+            first_factor_verification=_verification(
+                "password", sign_in.first_factor_strategy, sign_in.first_factor_verified, sign_in.first_factor_attempts
+            ),
+            second_factor_verification=_verification(
+                sign_in.second_factor_strategy,
+                sign_in.second_factor_strategy,
+                sign_in.second_factor_verified,
+                sign_in.second_factor_attempts,
+            ),
+            identifier=sign_in.identifier,
+            user_data=SignInUserData(first_name=user.first_name, last_name=user.last_name) if user else None,
+            created_session_id=sign_in.created_session_id,
+            abandon_at=sign_in.abandon_at,
+        )
+
+    async def client(self, client: ClientRecord | None) -> Client | None:
+        """The Client resource with its live sessions and the sign-in in progress."""
+        if client is None:
+            return None
+        store = self.instance.store
+        sessions = [s for s in await store.list_client_sessions(client.id) if s.status in _LIVE_SESSION_STATUSES]
+        sign_in = await store.get_sign_in(client.sign_in_id) if client.sign_in_id else None
+        return Client(
+            id=client.id,
+            sessions=[await self.session(s) for s in sessions],
+            sign_in=await self.sign_in(sign_in) if sign_in is not None else None,
+            sign_up=None,
+            last_active_session_id=client.last_active_session_id,
+            last_authentication_strategy=client.last_authentication_strategy,
+            cookie_expires_at=client.created_at + _COOKIE_LIFETIME_MS,
+            captcha_bypass=False,
+            created_at=client.created_at,
+            updated_at=client.updated_at,
+        )
+
+
+def _verification(strategy: str | None, used: str | None, verified: bool, attempts: int) -> Verification | None:
+    if strategy is None or used is None:
+        return None
+    return Verification(
+        object=f"verification_{strategy}",
+        status="verified" if verified else "unverified",
+        strategy=strategy,
+        attempts=attempts,
+        expire_at=None,
+    )

@@ -1,0 +1,108 @@
+"""Creating and reading users (Backend API and ``totpkit create-user``)."""
+
+from __future__ import annotations
+
+import re
+
+from ..core import errors
+from ..core.backup_codes import is_bcrypt_digest
+from ..core.otp import is_valid_import_secret
+from ..storage.base import DuplicateError
+from ..storage.records import UserRecord
+from .instance import Instance
+from .mfa import MFAService
+
+__all__ = ("MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "UserService")
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+MAX_IMPORTED_BACKUP_CODES = 50
+MAX_BACKUP_CODE_LENGTH = 128
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}$")
+
+
+def password_too_short() -> errors.ClerkAPIException:
+    """422 ``form_password_length_too_short``."""
+    return errors.ClerkAPIException(
+        422,
+        "form_password_length_too_short",
+        "Passwords must be 8 characters or more.",
+        "Passwords must be 8 characters or more.",
+        meta={"param_name": "password"},
+    )
+
+
+class UserService:
+    """User creation with optional MFA import, as Clerk's ``POST /v1/users`` accepts it."""
+
+    __slots__ = ("instance",)
+
+    def __init__(self, instance: Instance) -> None:
+        self.instance = instance
+
+    async def create_user(
+        self,
+        *,
+        email: str,
+        password: str | None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        totp_secret: str | None = None,
+        backup_codes: list[str] | None = None,
+    ) -> UserRecord:
+        """Validate everything first, then create the user and import MFA state.
+
+        422 errors: malformed email, short/long password, bad ``totp_secret``, bad ``backup_codes``;
+        an email that exists already → ``form_identifier_exists``. Nothing is stored on error.
+        """
+        email = email.strip()
+        if not _EMAIL.match(email):
+            raise errors.form_param_format_invalid("email_address", "email_address must be a valid email address.")
+        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+            raise password_too_short()
+        if password is not None and len(password) > MAX_PASSWORD_LENGTH:
+            raise errors.form_param_format_invalid("password", "password must be at most 256 characters.")
+        if totp_secret is not None and not is_valid_import_secret(totp_secret):
+            raise errors.invalid_totp_secret()
+        if backup_codes is not None:
+            _check_backup_codes(backup_codes)
+        for name, value in (("first_name", first_name), ("last_name", last_name)):
+            if value is not None and len(value) > 256:
+                raise errors.form_param_format_invalid(name, f"{name} must be at most 256 characters.")
+        instance = self.instance
+        now = instance.now_ms()
+        user = UserRecord(
+            id=instance.new_id("user"),
+            email=email,
+            email_id=instance.new_id("idn"),
+            password_hash=instance.config.password_hasher.hash(password) if password is not None else None,
+            first_name=first_name,
+            last_name=last_name,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            await instance.store.create_user(user)
+        except DuplicateError:
+            raise errors.form_identifier_exists() from None
+        if totp_secret is not None or backup_codes is not None:
+            await MFAService(instance).import_credentials(user, totp_secret=totp_secret, backup_codes=backup_codes)
+            user = await instance.store.get_user(user.id) or user
+        return user
+
+    async def get_user(self, user_id: str) -> UserRecord:
+        """The user, or 404 ``resource_not_found``."""
+        user = await self.instance.store.get_user(user_id)
+        if user is None:
+            raise errors.resource_not_found(f"No user was found with id {user_id[:64]}")
+        return user
+
+
+def _check_backup_codes(codes: list[str]) -> None:
+    if len(codes) > MAX_IMPORTED_BACKUP_CODES:
+        raise errors.form_param_format_invalid("backup_codes", f"at most {MAX_IMPORTED_BACKUP_CODES} backup codes.")
+    for code in codes:
+        if not code.strip() or len(code) > MAX_BACKUP_CODE_LENGTH:
+            raise errors.form_param_format_invalid("backup_codes", "each backup code must be 1-128 characters.")
+        if code.startswith("$2") and not is_bcrypt_digest(code):
+            raise errors.form_param_format_invalid("backup_codes", "a bcrypt digest is malformed.")

@@ -1,0 +1,91 @@
+"""Versioned schema migrations of the SQLite store; each entry is applied once, in order."""
+
+from __future__ import annotations
+
+__all__ = ("MIGRATIONS",)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_lower TEXT NOT NULL UNIQUE,
+        email_id TEXT NOT NULL,
+        password_hash TEXT,
+        first_name TEXT,
+        last_name TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_sign_in_at INTEGER,
+        last_active_at INTEGER,
+        mfa_enabled_at INTEGER,
+        mfa_disabled_at INTEGER,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER
+    );
+    CREATE TABLE totp_credentials (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+        sealed_secret TEXT NOT NULL,
+        verified INTEGER NOT NULL,
+        last_used_step INTEGER NOT NULL DEFAULT -1,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE backup_codes (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        set_id TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        used_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX backup_codes_user ON backup_codes(user_id);
+    CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        sign_in_id TEXT,
+        last_active_session_id TEXT,
+        last_authentication_strategy TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE dev_browsers (
+        token_hash TEXT PRIMARY KEY,
+        client_id TEXT REFERENCES clients(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_active_at INTEGER NOT NULL,
+        expire_at INTEGER NOT NULL,
+        abandon_at INTEGER NOT NULL,
+        first_factor_at INTEGER,
+        second_factor_at INTEGER
+    );
+    CREATE INDEX sessions_client ON sessions(client_id);
+    CREATE TABLE sign_ins (
+        id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+        user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+        identifier TEXT,
+        status TEXT NOT NULL,
+        first_factor_strategy TEXT,
+        first_factor_verified INTEGER NOT NULL DEFAULT 0,
+        first_factor_attempts INTEGER NOT NULL DEFAULT 0,
+        second_factor_strategy TEXT,
+        second_factor_verified INTEGER NOT NULL DEFAULT 0,
+        second_factor_attempts INTEGER NOT NULL DEFAULT 0,
+        created_session_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        abandon_at INTEGER NOT NULL
+    );
+    """,
+)

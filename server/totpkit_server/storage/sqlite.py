@@ -1,0 +1,390 @@
+"""The embedded SQLite store (aiosqlite, WAL): the default for ``totpkit serve``.
+
+One connection per store, guarded by an :class:`asyncio.Lock` so that a transaction of one request
+never interleaves with another's statements. Compare-and-set methods use ``UPDATE ... WHERE`` and
+read ``rowcount``; writes run in ``BEGIN IMMEDIATE`` transactions, so the invariants hold when
+several server processes share one database file (SQLite serialises writers; ``busy_timeout``
+makes the others wait instead of failing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import msgspec
+
+from ._sqlite_migrations import MIGRATIONS
+from .base import DuplicateError, Store
+from .records import BackupCodeRecord, ClientRecord, SessionRecord, SignInRecord, TOTPRecord, UserRecord
+
+__all__ = ("SQLiteStore",)
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+_USER_COLUMNS = (
+    "id, email, email_id, password_hash, first_name, last_name, created_at, updated_at, last_sign_in_at, "
+    "last_active_at, mfa_enabled_at, mfa_disabled_at, failed_attempts, locked_until"
+)
+_TOTP_COLUMNS = "id, user_id, sealed_secret, verified, last_used_step, created_at, updated_at"
+_CODE_COLUMNS = "id, user_id, set_id, digest, used_at, created_at"
+_CLIENT_COLUMNS = (
+    "id, token_hash, sign_in_id, last_active_session_id, last_authentication_strategy, created_at, updated_at"
+)
+_SESSION_COLUMNS = (
+    "id, client_id, user_id, status, created_at, updated_at, last_active_at, expire_at, abandon_at, "
+    "first_factor_at, second_factor_at"
+)
+_SIGN_IN_COLUMNS = (
+    "id, client_id, user_id, identifier, status, first_factor_strategy, first_factor_verified, "
+    "first_factor_attempts, second_factor_strategy, second_factor_verified, second_factor_attempts, "
+    "created_session_id, created_at, updated_at, abandon_at"
+)
+
+
+def _record(cls: type[R], columns: str, row: Sequence[Any] | None) -> R | None:
+    if row is None:
+        return None
+    names = [c.strip() for c in columns.split(",")]
+    return msgspec.convert(dict(zip(names, row, strict=True)), cls, strict=False)
+
+
+def _values(record: msgspec.Struct, columns: str) -> tuple[Any, ...]:
+    return tuple(getattr(record, c.strip()) for c in columns.split(","))
+
+
+def _placeholders(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
+
+
+def _assignments(columns: str) -> str:
+    return ", ".join(f"{c.strip()} = ?" for c in columns.split(",")[1:])
+
+
+class SQLiteStore(Store):
+    """A :class:`Store` in one SQLite file."""
+
+    __slots__ = ("_conn", "_lock", "_path")
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    async def open(self) -> None:
+        if self._conn is not None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        await conn.execute("PRAGMA busy_timeout = 10000")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        await self._migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("the store is not open; call open() or use it as an async context manager")
+        return self._conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            conn = self._connection()
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def _fetchone(self, sql: str, params: Iterable[Any]) -> Sequence[Any] | None:
+        async with self._lock:
+            cursor = await self._connection().execute(sql, tuple(params))
+            row = await cursor.fetchone()
+            await cursor.close()
+        return row
+
+    async def _fetchall(self, sql: str, params: Iterable[Any]) -> list[Sequence[Any]]:
+        async with self._lock:
+            cursor = await self._connection().execute(sql, tuple(params))
+            rows = await cursor.fetchall()
+            await cursor.close()
+        return list(rows)
+
+    async def _execute(self, sql: str, params: Iterable[Any]) -> int:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(sql, tuple(params))
+            count = cursor.rowcount
+            await cursor.close()
+        return count
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+            cursor = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            row = await cursor.fetchone()
+            current = int(row[0]) if row else 0
+            for version, script in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for statement in script.split(";"):
+                    if statement.strip():
+                        await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+
+    async def schema_version(self) -> int:
+        row = await self._fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", ())
+        return int(row[0]) if row else 0
+
+    # --- users -------------------------------------------------------------------------------
+
+    async def create_user(self, user: UserRecord) -> None:
+        sql = f"INSERT INTO users ({_USER_COLUMNS}, email_lower) VALUES ({_placeholders(_USER_COLUMNS)}, ?)"
+        try:
+            await self._execute(sql, (*_values(user, _USER_COLUMNS), user.email.lower()))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(user.email) from exc
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        row = await self._fetchone(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return _record(UserRecord, _USER_COLUMNS, row)
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        row = await self._fetchone(f"SELECT {_USER_COLUMNS} FROM users WHERE email_lower = ?", (email.lower(),))
+        return _record(UserRecord, _USER_COLUMNS, row)
+
+    async def update_user(self, user: UserRecord) -> None:
+        values = _values(user, _USER_COLUMNS)
+        await self._execute(f"UPDATE users SET {_assignments(_USER_COLUMNS)} WHERE id = ?", (*values[1:], user.id))
+
+    async def register_verification_failure(
+        self, user_id: str, *, at: int, max_attempts: int, lockout_ms: int
+    ) -> UserRecord | None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE users SET failed_attempts = failed_attempts + 1, "
+                "locked_until = CASE WHEN ? > 0 AND failed_attempts + 1 >= ? THEN ? ELSE locked_until END "
+                "WHERE id = ?",
+                (max_attempts, max_attempts, at + lockout_ms, user_id),
+            )
+            cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+            row = await cursor.fetchone()
+            await cursor.close()
+        return _record(UserRecord, _USER_COLUMNS, row)
+
+    async def reset_verification_failures(self, user_id: str) -> None:
+        await self._execute(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ? AND failed_attempts > 0",
+            (user_id,),
+        )
+
+    # --- TOTP -----------------------------------------------------------------------------------
+
+    async def get_totp(self, user_id: str) -> TOTPRecord | None:
+        row = await self._fetchone(f"SELECT {_TOTP_COLUMNS} FROM totp_credentials WHERE user_id = ?", (user_id,))
+        return _record(TOTPRecord, _TOTP_COLUMNS, row)
+
+    async def replace_pending_totp(self, totp: TOTPRecord) -> bool:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM totp_credentials WHERE user_id = ? AND verified = 0", (totp.user_id,)
+            )
+            await cursor.close()
+            cursor = await conn.execute(
+                f"INSERT OR IGNORE INTO totp_credentials ({_TOTP_COLUMNS}) VALUES ({_placeholders(_TOTP_COLUMNS)})",
+                _values(totp, _TOTP_COLUMNS),
+            )
+            inserted = cursor.rowcount == 1
+            await cursor.close()
+        return inserted
+
+    async def complete_totp_enrolment(
+        self,
+        *,
+        user_id: str,
+        totp_id: str,
+        step: int,
+        at: int,
+        backup_codes: list[BackupCodeRecord] | None,
+    ) -> bool:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE totp_credentials SET verified = 1, last_used_step = ?, updated_at = ? "
+                "WHERE id = ? AND user_id = ? AND verified = 0 AND last_used_step < ?",
+                (step, at, totp_id, user_id, step),
+            )
+            if cursor.rowcount != 1:
+                await cursor.close()
+                return False
+            await cursor.close()
+            await conn.execute(
+                "UPDATE users SET mfa_enabled_at = ?, updated_at = ?, failed_attempts = 0, locked_until = NULL "
+                "WHERE id = ?",
+                (at, at, user_id),
+            )
+            if backup_codes is not None:
+                await self._replace_codes(conn, user_id, backup_codes)
+        return True
+
+    async def consume_totp_step(self, user_id: str, step: int, at: int) -> bool:
+        count = await self._execute(
+            "UPDATE totp_credentials SET last_used_step = ?, updated_at = ? "
+            "WHERE user_id = ? AND verified = 1 AND last_used_step < ?",
+            (step, at, user_id, step),
+        )
+        return count == 1
+
+    async def disable_totp(self, user_id: str, at: int) -> TOTPRecord | None:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(f"SELECT {_TOTP_COLUMNS} FROM totp_credentials WHERE user_id = ?", (user_id,))
+            existing = _record(TOTPRecord, _TOTP_COLUMNS, await cursor.fetchone())
+            await cursor.close()
+            if existing is None:
+                return None
+            await conn.execute("DELETE FROM totp_credentials WHERE user_id = ?", (user_id,))
+            if existing.verified:
+                await conn.execute("DELETE FROM backup_codes WHERE user_id = ?", (user_id,))
+                await conn.execute(
+                    "UPDATE users SET mfa_disabled_at = ?, updated_at = ? WHERE id = ?", (at, at, user_id)
+                )
+        return existing
+
+    async def import_totp(self, totp: TOTPRecord, at: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM totp_credentials WHERE user_id = ?", (totp.user_id,))
+            await conn.execute(
+                f"INSERT INTO totp_credentials ({_TOTP_COLUMNS}) VALUES ({_placeholders(_TOTP_COLUMNS)})",
+                _values(totp, _TOTP_COLUMNS),
+            )
+            await conn.execute(
+                "UPDATE users SET mfa_enabled_at = COALESCE(mfa_enabled_at, ?), updated_at = ? WHERE id = ?",
+                (at, at, totp.user_id),
+            )
+
+    # --- backup codes ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def _replace_codes(conn: aiosqlite.Connection, user_id: str, codes: list[BackupCodeRecord]) -> None:
+        await conn.execute("DELETE FROM backup_codes WHERE user_id = ?", (user_id,))
+        await conn.executemany(
+            f"INSERT INTO backup_codes ({_CODE_COLUMNS}) VALUES ({_placeholders(_CODE_COLUMNS)})",
+            [_values(code, _CODE_COLUMNS) for code in codes],
+        )
+
+    async def replace_backup_codes(self, user_id: str, codes: list[BackupCodeRecord]) -> None:
+        async with self._transaction() as conn:
+            await self._replace_codes(conn, user_id, codes)
+
+    async def list_unused_backup_codes(self, user_id: str) -> list[BackupCodeRecord]:
+        rows = await self._fetchall(
+            f"SELECT {_CODE_COLUMNS} FROM backup_codes WHERE user_id = ? AND used_at IS NULL ORDER BY created_at, id",
+            (user_id,),
+        )
+        return [code for row in rows if (code := _record(BackupCodeRecord, _CODE_COLUMNS, row)) is not None]
+
+    async def consume_backup_code(self, code_id: str, at: int) -> bool:
+        count = await self._execute(
+            "UPDATE backup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL", (at, code_id)
+        )
+        return count == 1
+
+    # --- clients and dev browsers ---------------------------------------------------------------
+
+    async def create_client(self, client: ClientRecord) -> None:
+        await self._execute(
+            f"INSERT INTO clients ({_CLIENT_COLUMNS}) VALUES ({_placeholders(_CLIENT_COLUMNS)})",
+            _values(client, _CLIENT_COLUMNS),
+        )
+
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        row = await self._fetchone(f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE id = ?", (client_id,))
+        return _record(ClientRecord, _CLIENT_COLUMNS, row)
+
+    async def get_client_by_token_hash(self, token_hash: str) -> ClientRecord | None:
+        row = await self._fetchone(f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE token_hash = ?", (token_hash,))
+        return _record(ClientRecord, _CLIENT_COLUMNS, row)
+
+    async def update_client(self, client: ClientRecord) -> None:
+        values = _values(client, _CLIENT_COLUMNS)
+        await self._execute(
+            f"UPDATE clients SET {_assignments(_CLIENT_COLUMNS)} WHERE id = ?", (*values[1:], client.id)
+        )
+
+    async def create_dev_browser(self, token_hash: str, at: int) -> None:
+        await self._execute(
+            "INSERT INTO dev_browsers (token_hash, client_id, created_at) VALUES (?, NULL, ?)", (token_hash, at)
+        )
+
+    async def get_dev_browser(self, token_hash: str) -> tuple[bool, str | None]:
+        row = await self._fetchone("SELECT client_id FROM dev_browsers WHERE token_hash = ?", (token_hash,))
+        if row is None:
+            return False, None
+        return True, row[0]
+
+    async def bind_dev_browser(self, token_hash: str, client_id: str) -> None:
+        await self._execute("UPDATE dev_browsers SET client_id = ? WHERE token_hash = ?", (client_id, token_hash))
+
+    # --- sessions -------------------------------------------------------------------------------
+
+    async def create_session(self, session: SessionRecord) -> None:
+        await self._execute(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({_placeholders(_SESSION_COLUMNS)})",
+            _values(session, _SESSION_COLUMNS),
+        )
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._fetchone(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        return _record(SessionRecord, _SESSION_COLUMNS, row)
+
+    async def list_client_sessions(self, client_id: str) -> list[SessionRecord]:
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE client_id = ? ORDER BY created_at, id", (client_id,)
+        )
+        return [s for row in rows if (s := _record(SessionRecord, _SESSION_COLUMNS, row)) is not None]
+
+    async def update_session(self, session: SessionRecord) -> None:
+        values = _values(session, _SESSION_COLUMNS)
+        await self._execute(
+            f"UPDATE sessions SET {_assignments(_SESSION_COLUMNS)} WHERE id = ?", (*values[1:], session.id)
+        )
+
+    # --- sign-ins -------------------------------------------------------------------------------
+
+    async def create_sign_in(self, sign_in: SignInRecord) -> None:
+        await self._execute(
+            f"INSERT INTO sign_ins ({_SIGN_IN_COLUMNS}) VALUES ({_placeholders(_SIGN_IN_COLUMNS)})",
+            _values(sign_in, _SIGN_IN_COLUMNS),
+        )
+
+    async def get_sign_in(self, sign_in_id: str) -> SignInRecord | None:
+        row = await self._fetchone(f"SELECT {_SIGN_IN_COLUMNS} FROM sign_ins WHERE id = ?", (sign_in_id,))
+        return _record(SignInRecord, _SIGN_IN_COLUMNS, row)
+
+    async def update_sign_in(self, sign_in: SignInRecord) -> None:
+        values = _values(sign_in, _SIGN_IN_COLUMNS)
+        await self._execute(
+            f"UPDATE sign_ins SET {_assignments(_SIGN_IN_COLUMNS)} WHERE id = ?", (*values[1:], sign_in.id)
+        )
+
+    async def record_second_factor_failure(self, sign_in_id: str) -> None:
+        await self._execute(
+            "UPDATE sign_ins SET second_factor_attempts = second_factor_attempts + 1 WHERE id = ?", (sign_in_id,)
+        )
