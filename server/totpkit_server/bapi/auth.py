@@ -9,6 +9,7 @@ import hmac
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from ..core import errors
 from ..services import Instance
@@ -25,7 +26,7 @@ def _unauthorized() -> errors.ClerkAPIException:
     )
 
 
-async def require_secret_key(request: Request[Any, Any, Any], instance: Instance) -> Instance:
+async def require_secret_key(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Instance:
     """Check the bearer secret key; returns the instance for the handler to use."""
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")

@@ -6,7 +6,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from ..core import errors
 from ..http.params import Params, read_params
@@ -18,11 +19,11 @@ __all__ = ("BAPI_HANDLERS",)
 _DEPENDENCIES = {"bapi": Provide(require_secret_key)}
 
 
-def _renderer(instance: Instance) -> Renderer:
+def _renderer(instance: NamedDependency[Instance]) -> Renderer:
     return Renderer(instance, issuer=instance.config.issuer_url or "", origin=None)
 
 
-async def _json(instance: Instance, user_id: str, status_code: int = 200) -> Response[bytes]:
+async def _json(instance: NamedDependency[Instance], user_id: FromPath[str], status_code: int = 200) -> Response[bytes]:
     user = await UserService(instance).get_user(user_id)
     rendered = await _renderer(instance).user(user)
     return Response(msgspec.json.encode(rendered), status_code=status_code, media_type="application/json")
@@ -42,7 +43,7 @@ def _optional_codes(params: Params) -> list[str] | None:
 
 
 @post("/v1/users", dependencies=_DEPENDENCIES, status_code=200)
-async def create_user(request: Request[Any, Any, Any], bapi: Instance) -> Response[bytes]:
+async def create_user(request: Request[Any, Any, Any], bapi: NamedDependency[Instance]) -> Response[bytes]:
     """Create a user from ``email_address`` and ``password``; ``totp_secret`` and ``backup_codes``
     (plain or bcrypt) import existing MFA state."""
     params = await read_params(request, bapi.config.max_body_bytes)
@@ -58,7 +59,7 @@ async def create_user(request: Request[Any, Any, Any], bapi: Instance) -> Respon
 
 
 @get("/v1/users/{user_id:str}", dependencies=_DEPENDENCIES)
-async def get_user(bapi: Instance, user_id: str) -> Response[bytes]:
+async def get_user(bapi: NamedDependency[Instance], user_id: FromPath[str]) -> Response[bytes]:
     """A user; 404 ``resource_not_found`` for unknown ids."""
     return await _json(bapi, user_id)
 

@@ -219,11 +219,10 @@ def unsupported_content_type(actual: str) -> ClerkAPIException:
     )
 
 
-def request_body_too_large(limit: int) -> ClerkAPIException:
-    """413: the body exceeds the configured limit."""
-    return ClerkAPIException(
-        413, "request_body_too_large", "Request body too large", f"The request body must not exceed {limit} bytes."
-    )
+def request_body_too_large(limit: int | None = None) -> ClerkAPIException:
+    """413: the body exceeds the configured limit (``None`` when the server's own limit was hit)."""
+    detail = f"The request body must not exceed {limit} bytes." if limit else "The request body is too large."
+    return ClerkAPIException(413, "request_body_too_large", "Request body too large", detail)
 
 
 def method_not_allowed(method: str) -> ClerkAPIException:

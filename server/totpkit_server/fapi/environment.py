@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, patch, post
+from litestar.di import NamedDependency
 
 from totpkit.types import JWK, JWKS, build_environment
 
@@ -21,7 +22,7 @@ def _json(request: Request[Any, Any, Any], payload: object) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), media_type="application/json", headers=cors_headers(request))
 
 
-def _environment(instance: Instance) -> object:
+def _environment(instance: NamedDependency[Instance]) -> object:
     config = instance.config
     return build_environment(
         application_name=config.issuer_name,
@@ -33,26 +34,26 @@ def _environment(instance: Instance) -> object:
 
 
 @get("/v1/environment", sync_to_thread=False)
-def get_environment(request: Request[Any, Any, Any], instance: Instance) -> Response[bytes]:
+def get_environment(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
     """The instance configuration (MFA: ``authenticator_app`` and ``backup_code`` as second factors)."""
     return _json(request, _environment(instance))
 
 
 @patch("/v1/environment")
-async def patch_environment(request: Request[Any, Any, Any], instance: Instance) -> Response[bytes]:
+async def patch_environment(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
     """clerk-js "touches" the environment with PATCH; it answers like GET."""
     return _json(request, _environment(instance))
 
 
 @post("/v1/environment", status_code=200)
-async def post_environment(request: Request[Any, Any, Any], instance: Instance) -> Response[bytes]:
+async def post_environment(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
     """``POST ?_method=PATCH`` from browsers."""
     effective_method(request, ("PATCH",))
     return _json(request, _environment(instance))
 
 
 @post("/v1/dev_browser", status_code=200)
-async def create_dev_browser(request: Request[Any, Any, Any], instance: Instance) -> Response[bytes]:
+async def create_dev_browser(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
     """A new dev-browser token (``id``); later requests carry it as ``__clerk_db_jwt``."""
     token = "dvb_" + new_opaque_token(instance.random_bytes)
     await instance.store.create_dev_browser(hash_token(token), instance.now_ms())
@@ -60,7 +61,7 @@ async def create_dev_browser(request: Request[Any, Any, Any], instance: Instance
 
 
 @get("/.well-known/jwks.json", sync_to_thread=False)
-def get_jwks(request: Request[Any, Any, Any], instance: Instance) -> Response[bytes]:
+def get_jwks(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
     """The public keys that verify session tokens (every configured signing key)."""
     keys = [msgspec.convert(key.public_jwk(), JWK) for key in instance.keys.signing_keys]
     return _json(request, JWKS(keys=keys))

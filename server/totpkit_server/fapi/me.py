@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, delete, get, post
+from litestar.di import NamedDependency
 
 from ..http.context import ClientContext
 from ..http.params import read_params
@@ -19,25 +20,25 @@ from ._method import effective_method
 __all__ = ("ME_HANDLERS",)
 
 
-async def _me(request: Request[Any, Any, Any], ctx: ClientContext) -> UserRecord:
+async def _me(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> UserRecord:
     user, _ = await AuthService(ctx.instance).current_user(ctx.client, request.query_params.get("_clerk_session_id"))
     return user
 
 
 @get("/v1/me")
-async def get_me(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def get_me(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """The signed-in user."""
     user = await _me(request, ctx)
     return await ctx.wrapped(await ctx.renderer.user(user))
 
 
-async def _delete_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def _delete_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     user = await _me(request, ctx)
     return await ctx.wrapped(await MFAService(ctx.instance).disable_totp(user))
 
 
 @post("/v1/me/totp", status_code=200)
-async def create_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def create_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Start TOTP enrolment (secret + URI, shown once); ``?_method=DELETE`` disables TOTP."""
     if effective_method(request, ("POST", "DELETE")) == "DELETE":
         return await _delete_totp(request, ctx)
@@ -47,13 +48,13 @@ async def create_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Re
 
 
 @delete("/v1/me/totp", status_code=200)
-async def delete_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def delete_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Disable TOTP: ``{"object": "totp", "id": ..., "deleted": true}``."""
     return await _delete_totp(request, ctx)
 
 
 @post("/v1/me/totp/attempt_verification", status_code=200)
-async def verify_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def verify_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Finish enrolment with ``code``; the answer carries the first backup codes."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
     user = await _me(request, ctx)
@@ -62,7 +63,7 @@ async def verify_totp(request: Request[Any, Any, Any], ctx: ClientContext) -> Re
 
 
 @post(["/v1/me/backup_codes", "/v1/me/backup_codes/"], status_code=200)
-async def create_backup_codes(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def create_backup_codes(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Replace the user's backup codes with a new set (needs a verified TOTP)."""
     await read_params(request, ctx.instance.config.max_body_bytes)
     user = await _me(request, ctx)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from ..core import errors
 from ..http.context import ClientContext
@@ -17,7 +19,7 @@ SECOND_FACTOR_STRATEGIES = ("totp", "backup_code")
 
 
 @post("/v1/client/sign_ins", status_code=200)
-async def create_sign_in(request: Request[Any, Any, Any], ctx: ClientContext) -> Response[bytes]:
+async def create_sign_in(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Start a sign-in with ``identifier`` (+ ``password``); creates the client if there is none."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
     identifier = params.required_str("identifier")
@@ -35,14 +37,16 @@ async def create_sign_in(request: Request[Any, Any, Any], ctx: ClientContext) ->
 
 
 @get("/v1/client/sign_ins/{sign_in_id:str}")
-async def get_sign_in(ctx: ClientContext, sign_in_id: str) -> Response[bytes]:
+async def get_sign_in(ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]) -> Response[bytes]:
     """The client's own sign-in; 404 for unknown or foreign ids."""
     sign_in = await AuthService(ctx.instance).get_sign_in(ctx.client, sign_in_id)
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 
 @post("/v1/client/sign_ins/{sign_in_id:str}/attempt_first_factor", status_code=200)
-async def attempt_first_factor(request: Request[Any, Any, Any], ctx: ClientContext, sign_in_id: str) -> Response[bytes]:
+async def attempt_first_factor(
+    request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]
+) -> Response[bytes]:
     """``strategy=password&password=...``."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
     strategy = params.required_str("strategy")
@@ -56,7 +60,7 @@ async def attempt_first_factor(request: Request[Any, Any, Any], ctx: ClientConte
 
 @post("/v1/client/sign_ins/{sign_in_id:str}/attempt_second_factor", status_code=200)
 async def attempt_second_factor(
-    request: Request[Any, Any, Any], ctx: ClientContext, sign_in_id: str
+    request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]
 ) -> Response[bytes]:
     """``strategy=totp|backup_code&code=...`` → ``complete`` and a new session."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from ..services import Instance
 from .context import ClientContext, resolve_context
@@ -23,6 +24,6 @@ def provide_instance(request: Request[Any, Any, Any]) -> Instance:
     return instance
 
 
-async def provide_context(request: Request[Any, Any, Any], instance: Instance) -> ClientContext:
+async def provide_context(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> ClientContext:
     """The caller's client context (see :mod:`totpkit_server.http.context`)."""
     return await resolve_context(request, instance)

@@ -38,7 +38,7 @@ def to_clerk_exception(exc: Exception) -> errors.ClerkAPIException:
         if status == 405:
             return errors.method_not_allowed("this")
         if status == 413:
-            return errors.request_body_too_large(0)
+            return errors.request_body_too_large()
         if status < 500:
             return errors.form_param_format_invalid("request", "The request is invalid.")
     logger.error("unexpected error while serving a request", exc_info=exc)

@@ -1,0 +1,87 @@
+"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, clerkjs and base_install.
+
+Each session installs the project from this repository's own files into its own virtualenv, so a
+green run proves a fresh machine can do the same. No session skips: a missing tool (Node, npm) is a
+failure, because CI must not pass without running what it should test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.10.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "clerkjs", "base_install"]
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+PYTEST_ARGS = ("--strict-markers", "--strict-config", "--durations=10", "-p", "no:cacheprovider")
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    session.install("-e", ".[server,testing]")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over both packages, the SDK typing examples, examples/ and this file."""
+    _install(session, "typing")
+    session.run("mypy")
+    session.run("mypy", "--strict", "examples", "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and API tests of the SDK and the server (SQLite), without the clerk-js test."""
+    _install(session, "test")
+    session.run("pytest", *PYTEST_ARGS, "-m", "not clerkjs", "sdk/tests", "server/tests", *session.posargs)
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """The contract suite; pass ``-- --base-url http://host:port --secret-key sk_...`` for a live server."""
+    _install(session, "test")
+    session.run("pytest", *PYTEST_ARGS, "contract_tests", *session.posargs)
+
+
+@nox.session
+def clerkjs(session: nox.Session) -> None:
+    """Drive the unmodified @clerk/clerk-js (pinned in clerkjs/package-lock.json) in Node against a server process."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            session.error(f"{tool} is required for the clerk-js test (Node 20 + npm)")
+    _install(session, "test")
+    session.run("npm", "ci", "--prefix", "clerkjs", "--no-audit", "--no-fund", external=True)
+    session.run("pytest", *PYTEST_ARGS, "-m", "clerkjs", "server/tests/test_clerkjs.py", *session.posargs)
+
+
+@nox.session
+def base_install(session: nox.Session) -> None:
+    """Install the wheel without extras: the SDK imports, and the server stack is absent."""
+    session.install(".")
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util, totpkit, totpkit.types;"
+        "absent = [m for m in ('litestar', 'aiosqlite', 'cryptography', 'respx') if importlib.util.find_spec(m)];"
+        "assert not absent, f'base install pulled in {absent}';"
+        "print('SDK imports alone:', totpkit.__name__)",
+    )
+
+
+if __name__ == "__main__":
+    nox.main()
