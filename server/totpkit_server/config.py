@@ -136,6 +136,12 @@ class TOTPKitConfig:
         assert self.id_factory is not None  # set in __post_init__  # noqa: S101
         return self.id_factory(prefix)
 
+    @property
+    def totp_issuer(self) -> str:
+        """The issuer authenticator apps show: ``issuer_name``, plus `` (development)`` outside production
+        (as Clerk labels development instances)."""
+        return self.issuer_name if self.production else f"{self.issuer_name} (development)"
+
     def now_ms(self) -> int:
         """The configured clock in Unix milliseconds."""
         return int(self.clock() * 1000)

@@ -141,7 +141,7 @@ class MFAService:
             raise errors.totp_already_enabled()
         uri = otpauth_uri(
             secret,
-            issuer=config.issuer_name,
+            issuer=config.totp_issuer,
             account=user.email,
             digits=config.totp_digits,
             period=config.totp_period,
