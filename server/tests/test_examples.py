@@ -68,7 +68,7 @@ class TestSDKQuickstart:
             "http://testserver.local", "jane@example.com", "correct horse battery", http_client=client, clock=clock
         )
         assert report["first_sign_in"] == "complete"
-        assert str(report["otpauth_uri"]).startswith("otpauth://totp/totpkit:jane@example.com?")
+        assert str(report["otpauth_uri"]).startswith("otpauth://totp/totpkit%20%28development%29:jane@example.com?")
         assert report["verified"] is True
         assert report["first_backup_codes"] == 10
         assert report["regenerated_backup_codes"] == 10
