@@ -120,7 +120,7 @@ def _parse_form(body: bytes) -> dict[str, Any]:
 def _parse_json(body: bytes) -> dict[str, Any]:
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (ValueError, RecursionError):  # DecodeError and UnicodeDecodeError are ValueErrors
         raise errors.form_param_format_invalid("body", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise errors.form_param_format_invalid("body", "The request body must be a JSON object.")

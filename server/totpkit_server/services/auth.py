@@ -61,9 +61,14 @@ class AuthService:
         return sign_in, client
 
     async def get_sign_in(self, client: ClientRecord | None, sign_in_id: str) -> SignInRecord:
-        """The client's own sign-in, or 404."""
+        """The client's own sign-in, or 404 (also once an unfinished sign-in is past ``abandon_at``)."""
         sign_in = await self.instance.store.get_sign_in(sign_in_id)
-        if client is None or sign_in is None or sign_in.client_id != client.id:
+        if (
+            client is None
+            or sign_in is None
+            or sign_in.client_id != client.id
+            or (sign_in.status != "complete" and sign_in.abandon_at <= self.instance.now_ms())
+        ):
             raise errors.resource_not_found(f"No sign in was found with id {sign_in_id[:64]}")
         return sign_in
 
@@ -95,6 +100,7 @@ class AuthService:
         now = self.instance.now_ms()
         sign_in.first_factor_strategy = "password"
         sign_in.first_factor_verified = True
+        sign_in.first_factor_verified_at = now
         sign_in.first_factor_attempts += 1
         sign_in.updated_at = now
         if (await self.mfa.state(user.id)).has_totp:
@@ -146,7 +152,7 @@ class AuthService:
             last_active_at=now,
             expire_at=now + instance.config.session_lifetime * 1000,
             abandon_at=now + _ABANDON_AFTER_MS,
-            first_factor_at=now,
+            first_factor_at=sign_in.first_factor_verified_at or now,
             second_factor_at=now if second_factor else None,
         )
         await instance.store.create_session(session)

@@ -178,6 +178,8 @@ class Renderer:
         store = self.instance.store
         sessions = [s for s in await store.list_client_sessions(client.id) if s.status in _LIVE_SESSION_STATUSES]
         sign_in = await store.get_sign_in(client.sign_in_id) if client.sign_in_id else None
+        if sign_in is not None and sign_in.abandon_at <= self.instance.now_ms():
+            sign_in = None  # abandoned: Clerk drops it from the client
         return Client(
             id=client.id,
             sessions=[await self.session(s) for s in sessions],

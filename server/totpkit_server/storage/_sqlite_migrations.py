@@ -88,4 +88,8 @@ MIGRATIONS: tuple[str, ...] = (
         abandon_at INTEGER NOT NULL
     );
     """,
+    # 2: when the first factor of a sign-in was verified (the first element of a session's fva)
+    """
+    ALTER TABLE sign_ins ADD COLUMN first_factor_verified_at INTEGER
+    """,
 )

@@ -61,7 +61,11 @@ class Store(ABC):
 
     @abstractmethod
     async def update_user(self, user: UserRecord) -> None:
-        """Overwrite the mutable fields of an existing user (names, timestamps, lockout). No-op if absent."""
+        """Overwrite the profile fields and timestamps of an existing user. No-op if absent.
+
+        The lockout counters (``failed_attempts``, ``locked_until``) are *not* written: only
+        :meth:`register_verification_failure` and :meth:`reset_verification_failures` change them.
+        """
 
     @abstractmethod
     async def register_verification_failure(

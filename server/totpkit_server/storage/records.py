@@ -104,6 +104,7 @@ class SignInRecord(msgspec.Struct, kw_only=True):
     first_factor_strategy: str | None = None
     first_factor_verified: bool = False
     first_factor_attempts: int = 0
+    first_factor_verified_at: int | None = None
     second_factor_strategy: str | None = None
     second_factor_verified: bool = False
     second_factor_attempts: int = 0

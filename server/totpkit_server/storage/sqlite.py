@@ -31,6 +31,9 @@ _USER_COLUMNS = (
     "id, email, email_id, password_hash, first_name, last_name, created_at, updated_at, last_sign_in_at, "
     "last_active_at, mfa_enabled_at, mfa_disabled_at, failed_attempts, locked_until"
 )
+# What update_user writes: everything but the lockout counters, which only the atomic
+# register/reset methods change (a stale record must never undo a concurrent failure count).
+_USER_PROFILE_COLUMNS = _USER_COLUMNS.replace(", failed_attempts, locked_until", "")
 _TOTP_COLUMNS = "id, user_id, sealed_secret, verified, last_used_step, created_at, updated_at"
 _CODE_COLUMNS = "id, user_id, set_id, digest, used_at, created_at"
 _CLIENT_COLUMNS = (
@@ -42,7 +45,8 @@ _SESSION_COLUMNS = (
 )
 _SIGN_IN_COLUMNS = (
     "id, client_id, user_id, identifier, status, first_factor_strategy, first_factor_verified, "
-    "first_factor_attempts, second_factor_strategy, second_factor_verified, second_factor_attempts, "
+    "first_factor_attempts, first_factor_verified_at, second_factor_strategy, second_factor_verified, "
+    "second_factor_attempts, "
     "created_session_id, created_at, updated_at, abandon_at"
 )
 
@@ -172,8 +176,10 @@ class SQLiteStore(Store):
         return _record(UserRecord, _USER_COLUMNS, row)
 
     async def update_user(self, user: UserRecord) -> None:
-        values = _values(user, _USER_COLUMNS)
-        await self._execute(f"UPDATE users SET {_assignments(_USER_COLUMNS)} WHERE id = ?", (*values[1:], user.id))
+        values = _values(user, _USER_PROFILE_COLUMNS)
+        await self._execute(
+            f"UPDATE users SET {_assignments(_USER_PROFILE_COLUMNS)} WHERE id = ?", (*values[1:], user.id)
+        )
 
     async def register_verification_failure(
         self, user_id: str, *, at: int, max_attempts: int, lockout_ms: int

@@ -1,0 +1,231 @@
+"""The ``totpkit`` command: in-process for migrate/create-user/keys, a real process for ``serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from totpkit.otp import totp_code
+from totpkit_server import TOTPKitConfig, create_app
+from totpkit_server.cli import main
+from totpkit_server.keys import read_keys_file
+from totpkit_server.storage._sqlite_migrations import MIGRATIONS
+
+PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+START_TIMEOUT = 30.0
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+class TestMigrate:
+    def test_migrate_twice(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """migrate creates the database at the latest version; running it again changes nothing."""
+        assert main(["migrate", "--data-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.strip() == f"schema version {len(MIGRATIONS)}"
+        assert (tmp_path / "totpkit.db").exists()
+        assert main(["migrate", "--data-dir", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.strip() == f"schema version {len(MIGRATIONS)}"
+
+
+class TestCreateUser:
+    def test_create_user_prints_id_and_refuses_duplicates(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """create-user prints the new id; the same email again (any case) exits 1 with a message."""
+        args = ["create-user", "--data-dir", str(tmp_path), "--email", "cli@example.com", "--password", PASSWORD]
+        assert main(args) == 0
+        out = capsys.readouterr().out.strip()
+        assert out.startswith("user_")
+        assert len(out.splitlines()) == 1
+        duplicate = ["create-user", "--data-dir", str(tmp_path), "--email", "CLI@example.com", "--password", PASSWORD]
+        assert main(duplicate) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert "form_identifier_exists" in captured.err
+
+    def test_short_password_exits_1(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A too-short password is refused with exit status 1."""
+        assert (
+            main(["create-user", "--data-dir", str(tmp_path), "--email", "a@example.com", "--password", "short"]) == 1
+        )
+        assert "password" in capsys.readouterr().err
+
+    async def test_created_user_can_sign_in_with_imported_secret(
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+        make_config: Callable[..., TOTPKitConfig],
+    ) -> None:
+        """A user made with --password-stdin and --totp-secret signs in on a server over the same data dir."""
+        monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+        args = ["create-user", "--data-dir", str(tmp_path), "--email", "mfa@example.com", "--password-stdin"]
+        assert await asyncio.to_thread(main, [*args, "--totp-secret", SECRET]) == 0  # main() runs its own loop
+        user_id = capsys.readouterr().out.strip()
+        config = make_config(dev_keys=True)
+        assert config.data_dir == tmp_path
+        async with AsyncTestClient(create_app(config), base_url="http://testserver.local") as http:
+            started = await http.post(
+                "/v1/client/sign_ins",
+                params={"_is_native": "1"},
+                data={"identifier": "mfa@example.com", "password": PASSWORD},
+                headers={"Authorization": ""},
+            )
+            assert started.json()["response"]["status"] == "needs_second_factor", started.text
+            done = await http.post(
+                f"/v1/client/sign_ins/{started.json()['response']['id']}/attempt_second_factor",
+                params={"_is_native": "1"},
+                data={"strategy": "totp", "code": totp_code(SECRET, at=config.clock())},
+                headers={"Authorization": started.headers["authorization"]},
+            )
+            assert done.status_code == 200, done.text
+            assert done.json()["client"]["sessions"][0]["user"]["id"] == user_id
+
+
+class TestKeysGenerate:
+    def test_generate_writes_0600_and_refuses_to_overwrite(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """keys generate writes a readable keys file with mode 0600 and never overwrites one."""
+        output = tmp_path / "prod" / "keys.json"
+        assert main(["keys", "generate", "--output", str(output)]) == 0
+        assert mode(output) == 0o600
+        keys = read_keys_file(output)
+        assert keys.secret_key.startswith("sk_")
+        assert keys.signing_keys
+        before = output.read_bytes()
+        capsys.readouterr()
+        assert main(["keys", "generate", "--output", str(output)]) == 1
+        assert "refusing" in capsys.readouterr().err
+        assert output.read_bytes() == before
+
+    def test_production_without_keys_refuses(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """serve --production without a keys file exits non-zero, says why, and writes no keys."""
+        status = main(["serve", "--production", "--data-dir", str(tmp_path), "--port", "1"])
+        assert status != 0
+        err = capsys.readouterr().err
+        assert "production" in err
+        assert "keys" in err
+        assert not (tmp_path / "keys.json").exists()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m totpkit_server serve ...`` as a child process, stopped by PID afterwards."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TOTPKIT_KEYS_FILE", None)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "totpkit_server", "serve", *args], stdout=sink, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+
+
+def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> httpx.Response:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            response = httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+            continue
+        return response
+    pytest.fail(f"server did not answer within {START_TIMEOUT}s:\n{log.read_text(errors='replace')}")
+
+
+class TestServeProcess:
+    def test_serve_with_generated_dev_keys(self, tmp_path: Path) -> None:
+        """serve starts, answers /v1/environment, prints a dev-keys banner and writes keys.json with mode 0600."""
+        port = free_port()
+        data_dir = tmp_path / "data"
+        log = tmp_path / "serve.log"
+        with server_process(["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)], log) as process:
+            response = wait_until_up(process, f"http://127.0.0.1:{port}/v1/environment", log)
+            assert response.status_code == 200, response.text
+            assert response.json()["display_config"]["instance_environment_type"] == "development"
+            banner = log.read_text(errors="replace")
+            assert "DEVELOPMENT KEYS" in banner
+            keys_file = data_dir / "keys.json"
+            assert mode(keys_file) == 0o600
+            secret_key = json.loads(keys_file.read_text())["secret_key"]
+            assert secret_key in banner
+            created = httpx.post(
+                f"http://127.0.0.1:{port}/v1/users",
+                json={"email_address": ["proc@example.com"], "password": PASSWORD},
+                headers={"Authorization": f"Bearer {secret_key}"},
+                timeout=10,
+            )
+            assert created.status_code == 200, created.text
+            assert process.poll() is None
+
+    def test_serve_production_with_keys_file(self, tmp_path: Path) -> None:
+        """serve --production --keys-file runs in production mode, uses those keys and generates none."""
+        keys_file = tmp_path / "prod-keys.json"
+        assert main(["keys", "generate", "--output", str(keys_file)]) == 0
+        secret_key = read_keys_file(keys_file).secret_key
+        port = free_port()
+        data_dir = tmp_path / "data"
+        log = tmp_path / "serve.log"
+        args = ["--port", str(port), "--data-dir", str(data_dir), "--production", "--keys-file", str(keys_file)]
+        with server_process(args, log) as process:
+            response = wait_until_up(process, f"http://127.0.0.1:{port}/v1/environment", log)
+            assert response.json()["display_config"]["instance_environment_type"] == "production"
+            assert not (data_dir / "keys.json").exists()
+            output = log.read_text(errors="replace")
+            assert secret_key not in output
+            assert "DEVELOPMENT KEYS" not in output
+            ok = httpx.get(
+                f"http://127.0.0.1:{port}/v1/users/user_nope",
+                headers={"Authorization": f"Bearer {secret_key}"},
+                timeout=10,
+            )
+            assert ok.status_code == 404, ok.text
+
+    def test_production_process_without_keys_exits(self, tmp_path: Path) -> None:
+        """A real ``serve --production`` without keys exits non-zero with a clear message."""
+        env = {k: v for k, v in os.environ.items() if k != "TOTPKIT_KEYS_FILE"}
+        result = subprocess.run(
+            [sys.executable, "-m", "totpkit_server", "serve", "--production", "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "production mode needs explicit keys" in result.stderr
+        assert not (tmp_path / "keys.json").exists()
