@@ -21,6 +21,7 @@ from totpkit import (
     AuthenticationError,
     BadRequestError,
     NotFoundError,
+    PermissionDeniedError,
     UnprocessableEntityError,
     otp,
     testing,
@@ -645,3 +646,113 @@ class TestBackendAPI:
         wrong = AsyncBackend(fake.base_url, secret_key="sk_wrong", http_client=fake.http_client())
         with pytest.raises(AuthenticationError):
             await wrong.get_user("user_x")
+
+
+class TestLockout:
+    """Ten consecutive wrong codes lock the user for an hour, like the server; a success resets the count."""
+
+    async def test_wrong_second_factor_codes_lock_the_user(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+        """The tenth wrong code answers 403 user_locked; even a right code is refused until the lock ends."""
+        secret = otp_secret()
+        user_id = fake.add_user(EMAIL, PASSWORD, totp_secret=secret)
+        bapi = fake.backend()
+        sign_in = await _mfa_sign_in(fake)
+        wrong = _wrong(totp_code(secret, at=clock()))
+        for remaining in range(9, 0, -1):
+            with pytest.raises(UnprocessableEntityError):
+                await sign_in.attempt_second_factor(strategy="totp", code=wrong)
+            assert (await bapi.get_user(user_id)).verification_attempts_remaining == remaining
+        with pytest.raises(PermissionDeniedError) as locked:
+            await sign_in.attempt_second_factor(strategy="totp", code=wrong)
+        error = locked.value.errors[0]
+        assert (error.code, error.message, error.meta) == (
+            "user_locked",
+            "Account locked",
+            {"lockout_expires_in_seconds": 3600},
+        )
+        assert error.long_message.startswith("Your account is locked. You will be able to try again in 60 minutes.")
+        user = await bapi.get_user(user_id)
+        assert (user.locked, user.lockout_expires_in_seconds, user.verification_attempts_remaining) == (True, 3600, 0)
+
+        clock.advance(600)
+        with pytest.raises(PermissionDeniedError) as still:
+            await sign_in.attempt_second_factor(strategy="totp", code=totp_code(secret, at=clock()))
+        assert still.value.errors[0].meta == {"lockout_expires_in_seconds": 3000}
+        with pytest.raises(PermissionDeniedError):
+            await _mfa_sign_in(fake)  # a locked user cannot start a sign-in either
+
+        clock.advance(3000)
+        done = await sign_in.attempt_second_factor(strategy="totp", code=totp_code(secret, at=clock()))
+        assert done.status == "complete"
+        user = await bapi.get_user(user_id)
+        assert (user.locked, user.lockout_expires_in_seconds, user.verification_attempts_remaining) == (False, None, 10)
+
+    async def test_wrong_enrolment_codes_count(self, fapi: AsyncFrontend, clock: Clock) -> None:
+        """A wrong enrolment code costs an attempt; verifying resets the count."""
+        user = await fapi.get_user()
+        assert (user.data.locked, user.data.verification_attempts_remaining) == (False, 10)
+        created = await user.create_totp()
+        assert created.secret is not None
+        for _ in range(2):
+            with pytest.raises(UnprocessableEntityError):
+                await user.verify_totp(code=_wrong(totp_code(created.secret, at=clock())))
+        await user.reload()
+        assert user.data.verification_attempts_remaining == 8
+        await user.verify_totp(code=totp_code(created.secret, at=clock()))
+        await user.reload()
+        assert user.data.verification_attempts_remaining == 10
+
+    async def test_malformed_code_also_counts(self, fake: FakeFrontendAPI, fapi: AsyncFrontend) -> None:
+        """A code that is not six digits is just a wrong code (422, counted), and a wrong password is not counted."""
+        user = await fapi.get_user()
+        await user.create_totp()
+        with pytest.raises(UnprocessableEntityError) as caught:
+            await user.verify_totp(code="not-a-code")
+        assert caught.value.code == "form_code_incorrect"
+        with pytest.raises(UnprocessableEntityError):
+            await fake.frontend().sign_in(identifier=EMAIL, password="wrong password")
+        await user.reload()
+        assert user.data.verification_attempts_remaining == 9
+
+
+class TestServerParity:
+    """Wire details the fake shares with the server: CORS, 405s, body limits, media types."""
+
+    async def test_cors_headers_are_echoed(self, raw: httpx.AsyncClient) -> None:
+        """A request with Origin gets the CORS answer headers, errors included, with a trace id header."""
+        origin = "https://app.example.com"
+        for path in ("/v1/client", "/v1/environment", "/v1/nowhere"):
+            response = await raw.get(path, headers={"Origin": origin})
+            assert response.headers["access-control-allow-origin"] == origin
+            assert response.headers["access-control-allow-credentials"] == "true"
+        assert response.headers["x-clerk-trace-id"] == response.json()["clerk_trace_id"]
+        assert "access-control-allow-origin" not in (await raw.get("/v1/client")).headers
+
+    async def test_methods(self, fake: FakeFrontendAPI, raw: httpx.AsyncClient) -> None:
+        """An unsupported method or _method override is 405; OPTIONS answers 204 with Allow."""
+        override = await raw.post("/v1/me/totp?_method=PUT")
+        assert (override.status_code, _errors(override)[0]["long_message"]) == (
+            405,
+            "The PUT method is not allowed on this path.",
+        )
+        assert (await raw.get("/v1/me/totp")).status_code == 405
+        assert (await raw.post("/v1/environment")).status_code == 405
+        options = await raw.options("/v1/me/totp")
+        assert (options.status_code, options.headers["allow"]) == (204, "OPTIONS, POST")
+        assert (await raw.get("/v1/client/")).status_code == 200
+
+    async def test_bodies(self, fapi: AsyncFrontend, raw: httpx.AsyncClient) -> None:
+        """413 over 64 KiB, 415 for other media types, 422 on the field for a wrongly typed JSON value."""
+        headers = {"authorization": fapi.client_token or ""}
+        url = "/v1/me/totp/attempt_verification?_is_native=1"
+        too_large = await raw.post(url, headers=headers, data={"code": "1" * 70_000})
+        assert (too_large.status_code, _errors(too_large)[0]["code"]) == (413, "request_body_too_large")
+        text = await raw.post(url, headers={**headers, "content-type": "text/plain"}, content=b"code=1")
+        assert (text.status_code, _errors(text)[0]["code"]) == (415, "unsupported_content_type")
+        typed = await raw.post(url, headers=headers, json={"code": 123456})
+        assert _errors(typed)[0] == {
+            "message": "is invalid",
+            "long_message": "code must be a string.",
+            "code": "form_param_format_invalid",
+            "meta": {"param_name": "code"},
+        }
