@@ -68,6 +68,15 @@ class TestClient:
         assert body["client"]["sessions"] == [] or all(s["status"] == "ended" for s in body["client"]["sessions"])
         assert body["client"]["last_active_session_id"] is None
 
+    async def test_remove_sessions_keeps_the_client(self, target: Any, golden: Any, flows: Any) -> None:
+        """clerk-js ``signOut()``: ``POST /v1/client/sessions?_method=DELETE`` ends every session, keeps the client."""
+        device = await flows.signed_in()
+        response = await device.post("/v1/client/sessions", params={"_method": "DELETE"})
+        body = golden.check("client_sessions_removed", response, schema="Client.DeleteSession")
+        assert body["response"]["sessions"] == []
+        assert body["response"]["last_active_session_id"] is None
+        assert device.token, "the client token is kept"
+
 
 class TestSignIn:
     """``/v1/client/sign_ins``: password first factor, TOTP and backup-code second factor."""
@@ -152,6 +161,22 @@ class TestSession:
             data={"active_organization_id": "", "intent": "select_session"},
         )
         golden.check("session_touch", response, schema="Client.TouchWrappedSession")
+
+    async def test_end(self, target: Any, golden: Any, flows: Any) -> None:
+        """``/end`` answers the ended session; the client no longer lists it."""
+        device = await flows.signed_in()
+        response = await device.post(f"/v1/client/sessions/{device.session_id}/end")
+        body = golden.check("session_end", response, schema="Client.ClientWrappedSession")
+        assert body["response"]["status"] == "ended"
+        assert body["client"]["sessions"] == []
+
+    async def test_remove(self, target: Any, golden: Any, flows: Any) -> None:
+        """``/remove`` (clerk-js ``session.remove()``) answers the session with status ``removed``."""
+        device = await flows.signed_in()
+        response = await device.post(f"/v1/client/sessions/{device.session_id}/remove")
+        body = golden.check("session_remove", response, schema="Client.ClientWrappedSession")
+        assert body["response"]["status"] == "removed"
+        assert body["response"]["last_active_token"] is None
 
     async def test_token(self, target: Any, golden: Any, flows: Any) -> None:
         device = await flows.signed_in()

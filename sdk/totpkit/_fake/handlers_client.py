@@ -18,8 +18,10 @@ __all__ = (
     "jwks",
     "session_end",
     "session_get",
+    "session_remove",
     "session_tokens",
     "session_touch",
+    "sessions_delete",
 )
 
 
@@ -63,31 +65,32 @@ def client_delete(call: Call) -> object:
     return client_get(call)
 
 
-def _session(call: Call, session_id: str) -> SessionRecord:
+def _session(call: Call, session_id: str) -> tuple[SessionRecord, ClientRecord]:
     """The client's own session; 404 for unknown or foreign ids."""
-    session = call.client.session(session_id) if call.client is not None else None
-    if session is None:
+    client = call.client
+    session = client.session(session_id) if client is not None else None
+    if client is None or session is None:
         raise errors.resource_not_found(f"No session was found with id {session_id[:64]}")
-    return session
+    return session, client
 
 
-def _live_session(call: Call, session_id: str) -> SessionRecord:
+def _live_session(call: Call, session_id: str) -> tuple[SessionRecord, ClientRecord]:
     """The client's own session if still active; 404 unknown, 401 ended or expired."""
-    session = _session(call, session_id)
+    session, client = _session(call, session_id)
     if not call.state.is_live(session):
         raise errors.authentication_invalid()
-    return session
+    return session, client
 
 
 def session_get(call: Call, session_id: str) -> object:
-    return wrapped(call, session_view(call, _session(call, session_id)))
+    session, _ = _session(call, session_id)
+    return wrapped(call, session_view(call, session))
 
 
 def session_touch(call: Call, session_id: str) -> object:
     """Make the session the client's active one and refresh ``last_active_at``."""
     call.params()
-    client = call.ensure_client()
-    session = _live_session(call, session_id)
+    session, client = _live_session(call, session_id)
     now = call.state.now_ms()
     session.last_active_at = session.updated_at = client.updated_at = now
     client.last_active_session_id = session.id
@@ -96,12 +99,26 @@ def session_touch(call: Call, session_id: str) -> object:
 
 def session_end(call: Call, session_id: str) -> object:
     """Sign one session out (status ``ended``)."""
+    return _end_session(call, session_id, "ended")
+
+
+def session_remove(call: Call, session_id: str) -> object:
+    """Remove one session from the client (status ``removed``)."""
+    return _end_session(call, session_id, "removed")
+
+
+def sessions_delete(call: Call) -> object:
+    """``DELETE /v1/client/sessions``: sign out of every session, keep the client."""
+    effective_method(call.request, ("DELETE",))
+    return client_delete(call)
+
+
+def _end_session(call: Call, session_id: str, status: str) -> object:
     call.params()
-    client = call.ensure_client()
-    session = _session(call, session_id)
+    session, client = _session(call, session_id)
     now = call.state.now_ms()
     if session.status == "active":
-        session.status, session.updated_at = "ended", now
+        session.status, session.updated_at = status, now
     if client.last_active_session_id == session.id:
         _pick_last_active(client)
     client.updated_at = now
@@ -116,4 +133,5 @@ def _pick_last_active(client: ClientRecord) -> None:
 def session_tokens(call: Call, session_id: str) -> object:
     """A fresh session JWT (a JWT template name in the path is ignored)."""
     call.params()
-    return Token(jwt=session_jwt(call, _live_session(call, session_id)))
+    session, _ = _live_session(call, session_id)
+    return Token(jwt=session_jwt(call, session))

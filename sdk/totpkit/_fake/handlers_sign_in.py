@@ -30,7 +30,6 @@ def sign_in_create(call: Call) -> object:
         raise errors.form_param_value_invalid("strategy", strategy)
     if strategy == "password" and not password:
         raise errors.form_param_missing("password")
-    client = call.ensure_client()
     state = call.state
     user = state.user_by_email(identifier.strip())
     if password is not None and not _password_matches(user, password):
@@ -38,6 +37,7 @@ def sign_in_create(call: Call) -> object:
     if user is None:
         raise errors.form_identifier_not_found()
     mfa.ensure_not_locked(state, user)
+    client = call.ensure_client()
     sign_in = SignInRecord(id=state.new_id("sia_"), user_id=user.id, identifier=user.email, created_at=state.now_ms())
     client.sign_ins[sign_in.id] = sign_in
     if password is not None:
@@ -47,16 +47,18 @@ def sign_in_create(call: Call) -> object:
     return wrapped(call, sign_in_view(state, sign_in))
 
 
-def _client_sign_in(call: Call, sign_in_id: str) -> SignInRecord:
-    """The client's own sign-in; 404 for unknown or foreign ids."""
-    sign_in = call.client.sign_ins.get(sign_in_id) if call.client is not None else None
-    if sign_in is None:
+def _client_sign_in(call: Call, sign_in_id: str) -> tuple[SignInRecord, ClientRecord]:
+    """The client's own sign-in; 404 for unknown, foreign or abandoned ids."""
+    client = call.client
+    sign_in = client.sign_ins.get(sign_in_id) if client is not None else None
+    if client is None or sign_in is None or call.state.is_abandoned(sign_in):
         raise errors.resource_not_found(f"No sign in was found with id {sign_in_id[:64]}")
-    return sign_in
+    return sign_in, client
 
 
 def sign_in_get(call: Call, sign_in_id: str) -> object:
-    return wrapped(call, sign_in_view(call.state, _client_sign_in(call, sign_in_id)))
+    sign_in, _ = _client_sign_in(call, sign_in_id)
+    return wrapped(call, sign_in_view(call.state, sign_in))
 
 
 def attempt_first_factor(call: Call, sign_in_id: str) -> object:
@@ -66,8 +68,7 @@ def attempt_first_factor(call: Call, sign_in_id: str) -> object:
     if strategy != "password":
         raise errors.form_param_value_invalid("strategy", strategy)
     password = params.required_str("password")
-    client = call.ensure_client()
-    sign_in = _client_sign_in(call, sign_in_id)
+    sign_in, client = _client_sign_in(call, sign_in_id)
     if sign_in.status != "needs_first_factor":
         raise errors.client_state_invalid("attempt_first_factor")
     user = call.state.users[sign_in.user_id]
@@ -82,6 +83,7 @@ def attempt_first_factor(call: Call, sign_in_id: str) -> object:
 
 def _first_factor_passed(call: Call, client: ClientRecord, sign_in: SignInRecord, user: UserRecord) -> None:
     sign_in.first_factor_strategy, sign_in.first_factor_verified = "password", True
+    sign_in.first_factor_verified_at = call.state.now_ms()
     sign_in.first_factor_attempts += 1
     if user.totp_enabled:
         sign_in.status = "needs_second_factor"
@@ -97,8 +99,7 @@ def attempt_second_factor(call: Call, sign_in_id: str) -> object:
     if strategy not in _SECOND_FACTORS:
         raise errors.form_param_value_invalid("strategy", strategy)
     code = params.required_str("code")
-    client = call.ensure_client()
-    sign_in = _client_sign_in(call, sign_in_id)
+    sign_in, client = _client_sign_in(call, sign_in_id)
     if sign_in.status != "needs_second_factor":
         raise errors.client_state_invalid("attempt_second_factor")
     state = call.state
@@ -122,7 +123,9 @@ def _complete(
     call: Call, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, *, second_factor: bool
 ) -> None:
     """Finish a sign-in: a new active session, made the client's last active one."""
-    session = call.state.new_session(user, second_factor=second_factor)
+    session = call.state.new_session(
+        user, second_factor=second_factor, first_factor_at=sign_in.first_factor_verified_at
+    )
     client.sessions.append(session)
     sign_in.status, sign_in.created_session_id = "complete", session.id
     client.sign_in_id, client.last_active_session_id = None, session.id

@@ -53,10 +53,12 @@ _ROUTES: tuple[tuple[str, str, tuple[str, ...], str, Handler], ...] = (
         f"/v1/client/sign_ins/{_SIA}/attempt_second_factor",
         sign_in.attempt_second_factor,
     ),
+    ("sessions_delete", "fapi", ("DELETE", "POST"), "/v1/client/sessions", client.sessions_delete),
     ("session_get", "fapi", ("GET",), f"/v1/client/sessions/{_SID}", client.session_get),
     ("session_touch", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/touch", client.session_touch),
     ("session_tokens", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/tokens(?:/[^/]+)?", client.session_tokens),
     ("session_end", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/end", client.session_end),
+    ("session_remove", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/remove", client.session_remove),
     ("me", "fapi", ("GET",), "/v1/me", me.me),
     ("totp_delete", "fapi", ("DELETE", "_DELETE"), "/v1/me/totp", me.totp_delete),
     ("totp_create", "fapi", ("POST",), "/v1/me/totp", me.totp_create),
@@ -120,7 +122,7 @@ def _not_found(state: FakeState) -> Callable[[httpx.Request], httpx.Response]:
         if methods is not None and request.method == "OPTIONS":
             primary = "GET" if "GET" in methods else "POST"
             return httpx.Response(204, headers={"allow": ", ".join(sorted({primary, "OPTIONS"}))})
-        error = resource_not_found() if methods is None else method_not_allowed("this")
+        error = resource_not_found() if methods is None else method_not_allowed(request.method)
         response = error_response(state, request, error)
         if request.method == "HEAD":
             headers = {k: v for k, v in response.headers.items() if k != "content-length"}

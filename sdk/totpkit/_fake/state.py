@@ -30,6 +30,10 @@ def normalise_backup_code(code: str) -> str:
     return re.sub(r"[\s-]+", "", code).lower()
 
 
+_SIGN_IN_LIFETIME_MS = 24 * 3600 * 1000
+"""How long an unfinished sign-in lives (the server's ``sign_in_lifetime``)."""
+
+
 @dataclass
 class TOTPRecord:
     id: str
@@ -91,6 +95,7 @@ class SignInRecord:
     first_factor_strategy: str | None = None
     first_factor_verified: bool = False
     first_factor_attempts: int = 0
+    first_factor_verified_at: int | None = None
     second_factor_strategy: str | None = None
     second_factor_verified: bool = False
     second_factor_attempts: int = 0
@@ -203,10 +208,19 @@ class FakeState:
         self.clients[token] = client
         return client
 
-    def new_session(self, user: UserRecord, *, second_factor: bool) -> SessionRecord:
+    def new_session(
+        self, user: UserRecord, *, second_factor: bool, first_factor_at: int | None = None
+    ) -> SessionRecord:
+        """A new active session; ``first_factor_at`` is when the password was verified (default: now)."""
         now = self.now_ms()
         expire_at = now + self.session_lifetime_ms
-        return SessionRecord(self.new_id("sess_"), user.id, now, expire_at, now if second_factor else None)
+        session = SessionRecord(self.new_id("sess_"), user.id, now, expire_at, now if second_factor else None)
+        session.first_factor_at = first_factor_at or now
+        return session
+
+    def is_abandoned(self, sign_in: SignInRecord) -> bool:
+        """An unfinished sign-in past its ``abandon_at`` (creation + 24 h): gone, as on the server."""
+        return sign_in.status != "complete" and sign_in.created_at + _SIGN_IN_LIFETIME_MS <= self.now_ms()
 
     def is_live(self, session: SessionRecord) -> bool:
         """Active and not expired (what ``/v1/me``, touch and tokens need)."""

@@ -39,6 +39,8 @@ def client_view(call: Call, client: ClientRecord | None) -> Client | None:
     if client is None:
         return None
     sign_in = client.sign_ins.get(client.sign_in_id) if client.sign_in_id else None
+    if sign_in is not None and call.state.is_abandoned(sign_in):
+        sign_in = None
     return Client(
         id=client.id,
         sessions=[session_view(call, s) for s in client.sessions if s.status == "active"],

@@ -60,6 +60,19 @@ async def post_client(request: Request[Any, Any, Any], ctx: NamedDependency[Clie
     return await _create_client(ctx)
 
 
+@delete("/v1/client/sessions", status_code=200)
+async def delete_sessions(ctx: NamedDependency[ClientContext]) -> Response[bytes]:
+    """Sign out of every session but keep the client (clerk-js ``signOut()``)."""
+    return await _delete_client(ctx)
+
+
+@post("/v1/client/sessions", status_code=200)
+async def post_sessions(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
+    """``POST ?_method=DELETE`` from browsers: sign out of every session."""
+    effective_method(request, ("DELETE",))
+    return await _delete_client(ctx)
+
+
 @get("/v1/client/sessions/{session_id:str}")
 async def get_session(ctx: NamedDependency[ClientContext], session_id: FromPath[str]) -> Response[bytes]:
     """One of the client's sessions; 404 for unknown or foreign ids."""
@@ -73,8 +86,7 @@ async def touch_session(
 ) -> Response[bytes]:
     """Make the session the active one (clerk-js ``setActive``)."""
     await read_params(request, ctx.instance.config.max_body_bytes)
-    client = await ctx.ensure_client()
-    session, _ = await AuthService(ctx.instance).touch_session(client, session_id)
+    session = await AuthService(ctx.instance).touch_session(ctx.client, session_id)
     return await ctx.wrapped(await ctx.renderer.session(session))
 
 
@@ -82,10 +94,19 @@ async def touch_session(
 async def end_session(
     request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], session_id: FromPath[str]
 ) -> Response[bytes]:
-    """Sign one session out."""
+    """Sign one session out (status ``ended``)."""
     await read_params(request, ctx.instance.config.max_body_bytes)
-    client = await ctx.ensure_client()
-    session, _ = await AuthService(ctx.instance).end_session(client, session_id)
+    session = await AuthService(ctx.instance).end_session(ctx.client, session_id, status="ended")
+    return await ctx.wrapped(await ctx.renderer.session(session))
+
+
+@post("/v1/client/sessions/{session_id:str}/remove", status_code=200)
+async def remove_session(
+    request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], session_id: FromPath[str]
+) -> Response[bytes]:
+    """Remove one session from the client (status ``removed``; clerk-js ``session.remove()``)."""
+    await read_params(request, ctx.instance.config.max_body_bytes)
+    session = await AuthService(ctx.instance).end_session(ctx.client, session_id, status="removed")
     return await ctx.wrapped(await ctx.renderer.session(session))
 
 
@@ -122,9 +143,12 @@ CLIENT_HANDLERS = (
     put_client,
     delete_client,
     post_client,
+    delete_sessions,
+    post_sessions,
     get_session,
     touch_session,
     end_session,
+    remove_session,
     create_session_token,
     create_template_token,
 )

@@ -29,9 +29,8 @@ async def create_sign_in(request: Request[Any, Any, Any], ctx: NamedDependency[C
         raise errors.form_param_value_invalid("strategy", strategy)
     if strategy == "password" and not password:
         raise errors.form_param_missing("password")
-    client = await ctx.ensure_client()
-    sign_in, _ = await AuthService(ctx.instance).create_sign_in(
-        client, identifier=identifier, password=password or None
+    sign_in = await AuthService(ctx.instance).create_sign_in(
+        ctx.ensure_client, identifier=identifier, password=password or None
     )
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
@@ -53,8 +52,7 @@ async def attempt_first_factor(
     if strategy != "password":
         raise errors.form_param_value_invalid("strategy", strategy)
     password = params.required_str("password")
-    client = await ctx.ensure_client()
-    sign_in, _ = await AuthService(ctx.instance).attempt_first_factor(client, sign_in_id, password=password)
+    sign_in = await AuthService(ctx.instance).attempt_first_factor(ctx.client, sign_in_id, password=password)
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 
@@ -68,8 +66,9 @@ async def attempt_second_factor(
     if strategy not in SECOND_FACTOR_STRATEGIES:
         raise errors.form_param_value_invalid("strategy", strategy)
     code = params.required_str("code")
-    client = await ctx.ensure_client()
-    sign_in, _ = await AuthService(ctx.instance).attempt_second_factor(client, sign_in_id, strategy=strategy, code=code)
+    sign_in = await AuthService(ctx.instance).attempt_second_factor(
+        ctx.client, sign_in_id, strategy=strategy, code=code
+    )
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 

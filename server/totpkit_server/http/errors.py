@@ -27,8 +27,8 @@ __all__ = ("clerk_exception_handler", "prefixed_exception_handler", "to_clerk_ex
 logger = logging.getLogger("totpkit.errors")
 
 
-def to_clerk_exception(exc: Exception) -> errors.ClerkAPIException:
-    """Map any exception raised while serving a request to a Clerk error."""
+def to_clerk_exception(exc: Exception, *, method: str = "") -> errors.ClerkAPIException:
+    """Map any exception raised while serving a ``method`` request to a Clerk error."""
     if isinstance(exc, errors.ClerkAPIException):
         return exc
     if isinstance(exc, HTTPException):
@@ -36,7 +36,7 @@ def to_clerk_exception(exc: Exception) -> errors.ClerkAPIException:
         if status == 404:
             return errors.resource_not_found()
         if status == 405:
-            return errors.method_not_allowed("this")
+            return errors.method_not_allowed(method)
         if status == 413:
             return errors.request_body_too_large()
         if status < 500:
@@ -53,7 +53,7 @@ def _trace_id(request: Request[Any, Any, Any]) -> str:
 
 def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Answer ``exc`` as ``{"errors": [...], "meta": {}, "clerk_trace_id": ...}``."""
-    clerk = to_clerk_exception(exc)
+    clerk = to_clerk_exception(exc, method=request.method)
     trace_id = _trace_id(request)
     body = ClerkErrors(
         errors=[

@@ -6,6 +6,8 @@ answer 404 exactly like unknown ids. Wrong passwords and codes change nothing bu
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ..core import errors
 from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
 from .instance import Instance
@@ -29,9 +31,13 @@ class AuthService:
     # --- sign-ins -------------------------------------------------------------------------------
 
     async def create_sign_in(
-        self, client: ClientRecord, *, identifier: str, password: str | None
-    ) -> tuple[SignInRecord, ClientRecord]:
-        """Start a sign-in; with a password, verify it at once (``complete`` or ``needs_second_factor``)."""
+        self, ensure_client: Callable[[], Awaitable[ClientRecord]], *, identifier: str, password: str | None
+    ) -> SignInRecord:
+        """Start a sign-in; with a password, verify it at once (``complete`` or ``needs_second_factor``).
+
+        Credentials are checked before anything is stored: a wrong password or unknown identifier
+        creates neither a client (``ensure_client`` is not called) nor a sign-in.
+        """
         instance = self.instance
         user = await instance.store.get_user_by_email(identifier.strip())
         if password is not None:
@@ -41,6 +47,7 @@ class AuthService:
         if user is None:
             raise errors.form_identifier_not_found()
         self.mfa.ensure_not_locked(user)
+        client = await ensure_client()
         now = instance.now_ms()
         sign_in = SignInRecord(
             id=instance.new_id("sia"),
@@ -58,10 +65,14 @@ class AuthService:
         client.sign_in_id = sign_in.id
         client.updated_at = now
         await instance.store.update_client(client)
-        return sign_in, client
+        return sign_in
 
     async def get_sign_in(self, client: ClientRecord | None, sign_in_id: str) -> SignInRecord:
         """The client's own sign-in, or 404 (also once an unfinished sign-in is past ``abandon_at``)."""
+        sign_in, _ = await self._own_sign_in(client, sign_in_id)
+        return sign_in
+
+    async def _own_sign_in(self, client: ClientRecord | None, sign_in_id: str) -> tuple[SignInRecord, ClientRecord]:
         sign_in = await self.instance.store.get_sign_in(sign_in_id)
         if (
             client is None
@@ -70,7 +81,7 @@ class AuthService:
             or (sign_in.status != "complete" and sign_in.abandon_at <= self.instance.now_ms())
         ):
             raise errors.resource_not_found(f"No sign in was found with id {sign_in_id[:64]}")
-        return sign_in
+        return sign_in, client
 
     async def _user_of(self, sign_in: SignInRecord) -> UserRecord:
         user = await self.instance.store.get_user(sign_in.user_id) if sign_in.user_id else None
@@ -79,10 +90,10 @@ class AuthService:
         return user
 
     async def attempt_first_factor(
-        self, client: ClientRecord, sign_in_id: str, *, password: str
-    ) -> tuple[SignInRecord, ClientRecord]:
+        self, client: ClientRecord | None, sign_in_id: str, *, password: str
+    ) -> SignInRecord:
         """Verify the password of a ``needs_first_factor`` sign-in."""
-        sign_in = await self.get_sign_in(client, sign_in_id)
+        sign_in, client = await self._own_sign_in(client, sign_in_id)
         if sign_in.status != "needs_first_factor":
             raise errors.client_state_invalid("attempt_first_factor")
         user = await self._user_of(sign_in)
@@ -94,9 +105,7 @@ class AuthService:
             raise errors.form_password_incorrect()
         return await self._first_factor_passed(client, sign_in, user)
 
-    async def _first_factor_passed(
-        self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord
-    ) -> tuple[SignInRecord, ClientRecord]:
+    async def _first_factor_passed(self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord) -> SignInRecord:
         now = self.instance.now_ms()
         sign_in.first_factor_strategy = "password"
         sign_in.first_factor_verified = True
@@ -109,14 +118,14 @@ class AuthService:
             client.sign_in_id = sign_in.id
             client.updated_at = now
             await self.instance.store.update_client(client)
-            return sign_in, client
+            return sign_in
         return await self._complete(client, sign_in, user, second_factor=False)
 
     async def attempt_second_factor(
-        self, client: ClientRecord, sign_in_id: str, *, strategy: str, code: str
-    ) -> tuple[SignInRecord, ClientRecord]:
+        self, client: ClientRecord | None, sign_in_id: str, *, strategy: str, code: str
+    ) -> SignInRecord:
         """Check a TOTP or backup code for a ``needs_second_factor`` sign-in; ``complete`` on success."""
-        sign_in = await self.get_sign_in(client, sign_in_id)
+        sign_in, client = await self._own_sign_in(client, sign_in_id)
         if sign_in.status != "needs_second_factor":
             raise errors.client_state_invalid("attempt_second_factor")
         user = await self._user_of(sign_in)
@@ -139,7 +148,7 @@ class AuthService:
 
     async def _complete(
         self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, *, second_factor: bool
-    ) -> tuple[SignInRecord, ClientRecord]:
+    ) -> SignInRecord:
         instance = self.instance
         now = instance.now_ms()
         session = SessionRecord(
@@ -169,27 +178,37 @@ class AuthService:
         user.last_active_at = now
         user.updated_at = now
         await instance.store.update_user(user)
-        return sign_in, client
+        return sign_in
 
     # --- sessions -------------------------------------------------------------------------------
 
     async def get_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
         """The client's own session, or 404."""
+        session, _ = await self._own_session(client, session_id)
+        return session
+
+    async def _own_session(self, client: ClientRecord | None, session_id: str) -> tuple[SessionRecord, ClientRecord]:
         session = await self.instance.store.get_session(session_id)
         if client is None or session is None or session.client_id != client.id:
             raise errors.resource_not_found(f"No session was found with id {session_id[:64]}")
-        return session
+        return session, client
 
     async def live_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
         """The client's own session if still active; 404 unknown, 401 ended."""
-        session = await self.get_session(client, session_id)
-        if session.status not in _LIVE or session.expire_at <= self.instance.now_ms():
-            raise errors.authentication_invalid()
+        session, _ = await self._own_live_session(client, session_id)
         return session
 
-    async def touch_session(self, client: ClientRecord, session_id: str) -> tuple[SessionRecord, ClientRecord]:
+    async def _own_live_session(
+        self, client: ClientRecord | None, session_id: str
+    ) -> tuple[SessionRecord, ClientRecord]:
+        session, client = await self._own_session(client, session_id)
+        if session.status not in _LIVE or session.expire_at <= self.instance.now_ms():
+            raise errors.authentication_invalid()
+        return session, client
+
+    async def touch_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
         """Make the session the client's active one and refresh ``last_active_at``."""
-        session = await self.live_session(client, session_id)
+        session, client = await self._own_live_session(client, session_id)
         now = self.instance.now_ms()
         session.last_active_at = now
         session.updated_at = now
@@ -197,22 +216,22 @@ class AuthService:
         client.last_active_session_id = session.id
         client.updated_at = now
         await self.instance.store.update_client(client)
-        return session, client
+        return session
 
-    async def end_session(self, client: ClientRecord, session_id: str) -> tuple[SessionRecord, ClientRecord]:
-        """Sign one session out (status ``ended``)."""
-        session = await self.get_session(client, session_id)
-        await self._end(session)
+    async def end_session(self, client: ClientRecord | None, session_id: str, *, status: str) -> SessionRecord:
+        """Sign one session out: ``ended`` (``/end``) or ``removed`` (``/remove``). Idempotent."""
+        session, client = await self._own_session(client, session_id)
+        await self._end(session, status)
         if client.last_active_session_id == session.id:
             remaining = [s for s in await self.instance.store.list_client_sessions(client.id) if s.status in _LIVE]
             client.last_active_session_id = remaining[-1].id if remaining else None
         client.updated_at = self.instance.now_ms()
         await self.instance.store.update_client(client)
-        return session, client
+        return session
 
-    async def _end(self, session: SessionRecord) -> None:
+    async def _end(self, session: SessionRecord, status: str = "ended") -> None:
         if session.status in _LIVE:
-            session.status = "ended"
+            session.status = status
             session.updated_at = self.instance.now_ms()
             await self.instance.store.update_session(session)
 
