@@ -125,6 +125,7 @@ BODY_ONLY_ENDPOINTS = [
     Endpoint("session_tokens", "/v1/client/sessions/{session}/tokens", "enrolled", {}, ()),
     Endpoint("end_session", "/v1/client/sessions/{session}/end", "enrolled", {}, ()),
     Endpoint("touch_session", "/v1/client/sessions/{session}/touch", "enrolled", {}, ()),
+    Endpoint("remove_session", "/v1/client/sessions/{session}/remove", "enrolled", {}, ()),
 ]
 
 WRONG_TYPES: dict[str, Any] = {
@@ -260,6 +261,7 @@ class TestBadIds:
             ("enrolled", "/v1/client/sessions/{id}/tokens"),
             ("enrolled", "/v1/client/sessions/{id}/end"),
             ("enrolled", "/v1/client/sessions/{id}/touch"),
+            ("enrolled", "/v1/client/sessions/{id}/remove"),
             ("enrolled", "/v1/client/sessions/{id}"),
         ],
     )
@@ -293,7 +295,7 @@ class TestBadIds:
         world.kit.error(response, 404, "resource_not_found")
         assert await world.snapshot() == before
 
-    @pytest.mark.parametrize("action", ["tokens", "end", "touch"])
+    @pytest.mark.parametrize("action", ["tokens", "end", "touch", "remove"])
     async def test_someone_elses_session(self, world: World, action: str) -> None:
         """Another client's session id cannot be used, ended or touched."""
         before = await world.snapshot()

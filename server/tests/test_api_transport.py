@@ -157,6 +157,27 @@ class TestMethodOverride:
         assert response.status_code == 200, response.text
         kit.error(await device.get("/v1/me"), 401, "authentication_invalid")
 
+    @pytest.mark.parametrize("override", [True, False])
+    async def test_remove_all_sessions_keeps_the_client(self, kit: Any, override: bool) -> None:
+        """DELETE /v1/client/sessions (clerk-js signOut, also as POST ?_method=DELETE) ends sessions, keeps the client."""
+        _, device = await kit.user_and_device()
+        client_id = (await device.get("/v1/client")).json()["response"]["id"]
+        if override:
+            response = await device.post("/v1/client/sessions", params={"_method": "DELETE"})
+        else:
+            response = await device.delete("/v1/client/sessions")
+        assert response.status_code == 200, response.text
+        assert response.json()["response"]["id"] == client_id
+        assert response.json()["response"]["sessions"] == []
+        kit.error(await device.get("/v1/me"), 401, "authentication_invalid")
+        assert (await device.get("/v1/client")).json()["response"]["id"] == client_id
+
+    async def test_plain_post_to_sessions_is_not_allowed(self, kit: Any) -> None:
+        """POST /v1/client/sessions without an override is 405 and signs nobody out."""
+        _, device = await kit.user_and_device()
+        kit.error(await device.post("/v1/client/sessions"), 405, "method_not_allowed")
+        assert (await device.get("/v1/me")).status_code == 200
+
     async def test_put_client_via_post(self, kit: Any) -> None:
         """POST /v1/client?_method=PUT creates a client."""
         device = kit.device()
