@@ -159,7 +159,7 @@ class TestMethodOverride:
 
     @pytest.mark.parametrize("override", [True, False])
     async def test_remove_all_sessions_keeps_the_client(self, kit: Any, override: bool) -> None:
-        """DELETE /v1/client/sessions (clerk-js signOut, also as POST ?_method=DELETE) ends sessions, keeps the client."""
+        """DELETE /v1/client/sessions (clerk-js signOut; also POST ?_method=DELETE) ends sessions, keeps the client."""
         _, device = await kit.user_and_device()
         client_id = (await device.get("/v1/client")).json()["response"]["id"]
         if override:
