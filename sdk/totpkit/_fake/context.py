@@ -124,9 +124,9 @@ def json_response(call: Call, body: object, *, cors: bool = True) -> httpx.Respo
     return httpx.Response(200, content=msgspec.json.encode(body), headers=headers)
 
 
-def error_response(state: FakeState, request: httpx.Request, error: errors.FakeError) -> httpx.Response:
+def error_response(state: FakeState, request: httpx.Request, error: errors.ClerkAPIException) -> httpx.Response:
     """``{"errors": [...], "meta": {}, "clerk_trace_id": ...}`` with the trace id also as a header."""
     trace_id = state.random_bytes(16).hex()
-    body = ClerkErrors(errors=[error.error], meta={}, clerk_trace_id=trace_id)
+    body = ClerkErrors(errors=[error.to_error()], meta={}, clerk_trace_id=trace_id)
     headers = {**cors_headers(request), "X-Clerk-Trace-Id": trace_id, "content-type": "application/json"}
     return httpx.Response(error.status, content=msgspec.json.encode(body), headers=headers)

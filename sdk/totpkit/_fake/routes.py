@@ -21,7 +21,7 @@ from . import handlers_client as client
 from . import handlers_me as me
 from . import handlers_sign_in as sign_in
 from .context import Call, error_response, identify, json_response
-from .errors import FakeError, method_not_allowed, resource_not_found
+from .errors import ClerkAPIException, method_not_allowed, resource_not_found
 from .state import FakeState
 
 __all__ = ("ROUTE_NAMES", "add_routes")
@@ -101,7 +101,7 @@ def _side_effect(state: FakeState, kind: str, handler: Handler) -> Callable[...,
         try:
             call = identify(state, request) if kind == "fapi" else Call(state, request, mode=kind)
             return json_response(call, handler(call, **groups), cors=kind != "bapi")
-        except FakeError as error:
+        except ClerkAPIException as error:
             return error_response(state, request, error)
 
     return side_effect

@@ -17,20 +17,11 @@ from ..services import Instance
 __all__ = ("require_secret_key",)
 
 
-def _unauthorized() -> errors.ClerkAPIException:
-    return errors.ClerkAPIException(
-        401,
-        "authentication_invalid",
-        "Invalid authentication",
-        "The provided secret key is invalid. Make sure you're using the Secret Key from your instance.",
-    )
-
-
 async def require_secret_key(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Instance:
     """Check the bearer secret key; returns the instance for the handler to use."""
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     expected = instance.keys.secret_key
     if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
-        raise _unauthorized()
+        raise errors.bapi_unauthorized()
     return instance

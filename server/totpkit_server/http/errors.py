@@ -16,7 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
 
-from totpkit.types import ClerkAPIError, ClerkErrors
+from totpkit.types import ClerkErrors
 
 from ..core import errors
 from .context import cors_headers
@@ -56,9 +56,7 @@ def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> 
     clerk = to_clerk_exception(exc, method=request.method)
     trace_id = _trace_id(request)
     body = ClerkErrors(
-        errors=[
-            ClerkAPIError(message=clerk.message, long_message=clerk.long_message, code=clerk.code, meta=clerk.meta)
-        ],
+        errors=[clerk.to_error()],
         meta={},
         clerk_trace_id=trace_id,
     )

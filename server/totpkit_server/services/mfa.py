@@ -19,25 +19,12 @@ from ..core.sealing import SealingError
 from ..storage.records import BackupCodeRecord, TOTPRecord, UserRecord
 from .instance import Instance
 
-__all__ = ("MFAService", "MFAState", "user_locked")
+__all__ = ("MFAService", "MFAState")
 
 logger = logging.getLogger("totpkit.mfa")
 
 MAX_CODE_LENGTH = 64
 """Codes longer than this are rejected without any hashing (bounded CPU per attempt)."""
-
-
-def user_locked(seconds_remaining: int) -> errors.ClerkAPIException:
-    """403 ``user_locked`` with the time left, as Clerk words it."""
-    minutes = max(1, math.ceil(seconds_remaining / 60))
-    return errors.ClerkAPIException(
-        403,
-        "user_locked",
-        "Account locked",
-        f"Your account is locked. You will be able to try again in {minutes} minutes. "
-        "For more information, please contact support.",
-        meta={"lockout_expires_in_seconds": seconds_remaining},
-    )
 
 
 class MFAState:
@@ -78,7 +65,7 @@ class MFAService:
         """Raise ``user_locked`` while the user's lockout lasts."""
         now = self.instance.now_ms()
         if user.locked_until is not None and user.locked_until > now:
-            raise user_locked(math.ceil((user.locked_until - now) / 1000))
+            raise errors.user_locked(math.ceil((user.locked_until - now) / 1000))
 
     async def register_failure(self, user: UserRecord) -> None:
         """Count a failed verification; raises ``user_locked`` if this one locked the user."""

@@ -21,17 +21,6 @@ MAX_BACKUP_CODE_LENGTH = 128
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}$")
 
 
-def password_too_short() -> errors.ClerkAPIException:
-    """422 ``form_password_length_too_short``."""
-    return errors.ClerkAPIException(
-        422,
-        "form_password_length_too_short",
-        "Passwords must be 8 characters or more.",
-        "Passwords must be 8 characters or more.",
-        meta={"param_name": "password"},
-    )
-
-
 class UserService:
     """User creation with optional MFA import, as Clerk's ``POST /v1/users`` accepts it."""
 
@@ -59,7 +48,7 @@ class UserService:
         if not _EMAIL.match(email):
             raise errors.form_param_format_invalid("email_address", "email_address must be a valid email address.")
         if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-            raise password_too_short()
+            raise errors.password_too_short()
         if password is not None and len(password) > MAX_PASSWORD_LENGTH:
             raise errors.form_param_format_invalid("password", "password must be at most 256 characters.")
         if totp_secret is not None and not is_valid_import_secret(totp_secret):
