@@ -22,21 +22,24 @@ __all__ = ("CLIENT_HANDLERS",)
 @get("/v1/client")
 async def get_client(ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """The current client, or ``{"response": null, "client": null}`` on a fresh device."""
+    return await _client_answer(ctx)
+
+
+async def _client_answer(ctx: ClientContext) -> Response[bytes]:
+    """``{"response": <client>, "client": <client>}`` with the client as it is now (or both null)."""
     client = await ctx.renderer.client(ctx.client)
     return ctx.respond(msgspec.json.encode(ClientWrapped(response=client, client=client)))
 
 
-async def _create_client(ctx: NamedDependency[ClientContext]) -> Response[bytes]:
+async def _create_client(ctx: ClientContext) -> Response[bytes]:
     await ctx.ensure_client()
-    client = await ctx.renderer.client(ctx.client)
-    return ctx.respond(msgspec.json.encode(ClientWrapped(response=client, client=client)))
+    return await _client_answer(ctx)
 
 
-async def _delete_client(ctx: NamedDependency[ClientContext]) -> Response[bytes]:
+async def _delete_client(ctx: ClientContext) -> Response[bytes]:
     if ctx.client is not None:
         await AuthService(ctx.instance).sign_out(ctx.client)
-    client = await ctx.renderer.client(ctx.client)
-    return ctx.respond(msgspec.json.encode(ClientWrapped(response=client, client=client)))
+    return await _client_answer(ctx)
 
 
 @put("/v1/client")
