@@ -197,6 +197,15 @@ class TestSealedAtRest:
         assert hashes
         assert all(value.startswith("$argon2id$") for (value,) in hashes)
 
+    async def test_database_files_are_private(self, kit: Any) -> None:
+        """The database, its WAL and shared-memory files are readable by the owner only."""
+        await kit.enrolled_user()
+        path = kit.config.sqlite_path
+        files = [candidate for candidate in (path, *path.parent.glob(path.name + "-*")) if candidate.exists()]
+        assert path in files
+        for candidate in files:
+            assert candidate.stat().st_mode & 0o077 == 0, (candidate, oct(candidate.stat().st_mode))
+
     async def test_client_tokens_are_stored_hashed(self, kit: Any) -> None:
         """The clients table holds SHA-256 digests of the tokens, never the tokens."""
         _, device = await kit.user_and_device()

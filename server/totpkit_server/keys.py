@@ -79,7 +79,7 @@ def write_keys_file(path: Path, config: TOTPKitConfig) -> InstanceKeys:
         "signing_keys": [{"kid": signing.kid, "pem": signing.to_pem().decode("ascii")}],
         "secret_key": secret_key,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)

@@ -10,6 +10,7 @@ makes the others wait instead of failing).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -70,6 +71,17 @@ def _assignments(columns: str) -> str:
     return ", ".join(f"{c.strip()} = ?" for c in columns.split(",")[1:])
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file (and its directory) readable by the owner only.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions. An existing file
+    keeps the permissions it has.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 class SQLiteStore(Store):
     """A :class:`Store` in one SQLite file."""
 
@@ -88,7 +100,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._conn is not None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self._path)
         conn = await aiosqlite.connect(self._path, isolation_level=None)
         await conn.execute("PRAGMA busy_timeout = 10000")
         await conn.execute("PRAGMA journal_mode = WAL")
