@@ -157,13 +157,10 @@ class Renderer:
             supported_first_factors=[SignInFactor(strategy="password")] if user is not None else [],
             supported_second_factors=second_factors,
             first_factor_verification=_verification(
-                "password", sign_in.first_factor_strategy, sign_in.first_factor_verified, sign_in.first_factor_attempts
+                sign_in.first_factor_strategy, sign_in.first_factor_verified, sign_in.first_factor_attempts
             ),
             second_factor_verification=_verification(
-                sign_in.second_factor_strategy,
-                sign_in.second_factor_strategy,
-                sign_in.second_factor_verified,
-                sign_in.second_factor_attempts,
+                sign_in.second_factor_strategy, sign_in.second_factor_verified, sign_in.second_factor_attempts
             ),
             identifier=sign_in.identifier,
             user_data=SignInUserData(first_name=user.first_name, last_name=user.last_name) if user else None,
@@ -194,8 +191,9 @@ class Renderer:
         )
 
 
-def _verification(strategy: str | None, used: str | None, verified: bool, attempts: int) -> Verification | None:
-    if strategy is None or used is None:
+def _verification(strategy: str | None, verified: bool, attempts: int) -> Verification | None:
+    """The verification stub of a factor, or ``None`` before the factor was attempted."""
+    if strategy is None:
         return None
     return Verification(
         object=f"verification_{strategy}",
