@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, clerkjs and base_install.
+"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, clerkjs, browser and base_install.
 
 Each session installs the project from this repository's own files into its own virtualenv, so a
 green run proves a fresh machine can do the same. No session skips: a missing tool (Node, npm) is a
@@ -7,6 +7,7 @@ failure, because CI must not pass without running what it should test.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "contract", "clerkjs", "base_install"]
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "clerkjs", "browser", "base_install"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -46,9 +47,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and API tests of the SDK and the server (SQLite), without the clerk-js test."""
+    """Unit and API tests of the SDK and the server (SQLite), without the clerk-js and browser tests."""
     _install(session, "test")
-    session.run("pytest", *PYTEST_ARGS, "-m", "not clerkjs", "sdk/tests", "server/tests", *session.posargs)
+    session.run(
+        "pytest", *PYTEST_ARGS, "-m", "not clerkjs and not browser", "sdk/tests", "server/tests", *session.posargs
+    )
 
 
 @nox.session
@@ -67,6 +70,20 @@ def clerkjs(session: nox.Session) -> None:
     _install(session, "test")
     session.run("npm", "ci", "--prefix", "clerkjs", "--no-audit", "--no-fund", external=True)
     session.run("pytest", *PYTEST_ARGS, "-m", "clerkjs", "server/tests/test_clerkjs.py", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The unmodified clerk-js bundle in headless Chromium (Debian's /usr/bin/chromium) against a server process."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            session.error(f"{tool} is required for the browser test (Node 20 + npm)")
+    chromium = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if not Path(chromium).is_file():
+        session.error(f"Chromium is required for the browser test: apt-get install -y chromium (missing {chromium})")
+    _install(session, "test")
+    session.run("npm", "ci", "--prefix", "clerkjs", "--no-audit", "--no-fund", external=True)
+    session.run("pytest", *PYTEST_ARGS, "-m", "browser", "server/tests/test_clerkjs_browser.py", *session.posargs)
 
 
 @nox.session
