@@ -38,7 +38,8 @@ class TestFirstFactor:
         """The email identifier matches regardless of case."""
         email = kit.new_email()
         await kit.create_user(email)
-        await kit.sign_in(email.upper())
+        device = await kit.sign_in(email.upper())
+        assert (await device.me())["email_addresses"][0]["email_address"] == email
 
     async def test_wrong_password(self, kit: Any) -> None:
         """A wrong password is 422 form_password_incorrect and creates no session."""
