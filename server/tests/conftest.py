@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +33,7 @@ from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.core.passwords import PasswordHasher
 from totpkit_server.core.sealing import KeyRing
 from totpkit_server.core.tokens import SigningKey
+from totpkit_server.testing import RunningServer, create_user, serve
 
 START_TIME = 1_700_000_015.0
 """Five seconds into a TOTP time step (1_700_000_010 is a multiple of 30)."""
@@ -389,3 +392,34 @@ async def live_apps(clock: FakeClock) -> AsyncIterator[LiveApps]:
 async def concurrent_kit(live_apps: LiveApps, config: TOTPKitConfig) -> Kit:
     """A :class:`Kit` over an in-loop ASGI client: ``asyncio.gather`` runs its requests concurrently."""
     return await live_apps.start(config)
+
+
+PROCESS_USER_EMAIL = "ada.process@example.com"
+PROCESS_USER_PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass(frozen=True)
+class ServedUser:
+    """A real ``totpkit serve`` process and the one user created in it before it started."""
+
+    server: RunningServer
+    user_id: str
+    email: str = PROCESS_USER_EMAIL
+    password: str = PROCESS_USER_PASSWORD
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(name="totpkit_process")
+def fx_totpkit_process(tmp_path: Path) -> Iterator[ServedUser]:
+    """``totpkit create-user`` then ``totpkit serve`` as child processes; stopped by PID afterwards.
+
+    The test fails if the server died while it ran.
+    """
+    data_dir = tmp_path / "data"
+    user_id = create_user(data_dir, PROCESS_USER_EMAIL, PROCESS_USER_PASSWORD)
+    with serve(data_dir) as server:
+        yield ServedUser(server=server, user_id=user_id)
+        assert server.is_alive(), f"totpkit serve died during the test:\n{server.log_tail()}"

@@ -22,15 +22,9 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +36,11 @@ REPO = Path(__file__).resolve().parents[2]
 CLERKJS_DIR = REPO / "clerkjs"
 DRIVER = CLERKJS_DIR / "browser.mjs"
 HOST = "127.0.0.1"
-EMAIL = "ada.browser@example.com"
-PASSWORD = "correct horse battery staple 42"
-READY_TIMEOUT_S = 20.0
 FLOW_TIMEOUT_S = 180.0
 """browser.mjs bounds itself at FLOW_TIMEOUT_MS (150 s); this is the outer bound."""
 STOP_TIMEOUT_S = 10.0
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
-TOTPKIT = [sys.executable, "-m", "totpkit_server"]
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-"""Readiness probes go straight to 127.0.0.1 even when *_proxy variables are set."""
 
 EXPECTED_STEPS = [
     "load",
@@ -70,27 +58,6 @@ EXPECTED_STEPS = [
     "idle",
     "cookies",
 ]
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    user_id: str
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "<no server log>"
 
 
 def _require_tools() -> tuple[str, str]:
@@ -115,33 +82,6 @@ def _require_tools() -> tuple[str, str]:
     return node, chromium
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last_error = "no attempt"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"totpkit serve exited with {proc.returncode} before it was ready:\n{_tail(log)}")
-        try:
-            with _NO_PROXY.open(f"{url}/v1/environment", timeout=2) as response:
-                if response.status == 200:
-                    return
-                last_error = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = repr(exc)
-        time.sleep(0.1)
-    pytest.fail(f"totpkit serve not ready within {READY_TIMEOUT_S} s ({last_error}):\n{_tail(log)}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -162,40 +102,7 @@ def page_server() -> Iterator[str]:
         thread.join(timeout=STOP_TIMEOUT_S)
 
 
-@pytest.fixture
-def totpkit_process(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    created = subprocess.run(
-        [*TOTPKIT, "create-user", "--data-dir", str(data_dir), "--email", EMAIL, "--password", PASSWORD],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert created.returncode == 0, f"create-user failed:\n{created.stdout}\n{created.stderr}"
-    user_ids = [word for word in created.stdout.split() if word.startswith("user_")]
-    assert user_ids, f"create-user printed no user id: {created.stdout!r}"
-
-    port = _free_port()
-    url = f"http://{HOST}:{port}"
-    log = tmp_path / "server.log"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [*TOTPKIT, "serve", "--host", HOST, "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        _wait_ready(proc, url, log)
-        yield Server(url=url, user_id=user_ids[0], log=log)
-        assert proc.poll() is None, f"totpkit serve died during the test:\n{_tail(log)}"
-    finally:
-        _stop(proc)
-
-
-def _run_driver(node: str, env: dict[str, str], server: Server) -> subprocess.CompletedProcess[str]:
+def _run_driver(node: str, env: dict[str, str], server: Any) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(
         [node, str(DRIVER)],
         cwd=CLERKJS_DIR,
@@ -213,7 +120,7 @@ def _run_driver(node: str, env: dict[str, str], server: Server) -> subprocess.Co
         stdout, stderr = proc.communicate(timeout=STOP_TIMEOUT_S)
         pytest.fail(
             f"browser.mjs did not finish within {FLOW_TIMEOUT_S} s\nstdout:\n{stdout}\nstderr:\n{stderr}\n"
-            f"server log:\n{_tail(server.log)}"
+            f"server log:\n{server.server.log_tail()}"
         )
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
@@ -221,14 +128,14 @@ def _run_driver(node: str, env: dict[str, str], server: Server) -> subprocess.Co
 @pytest.mark.parametrize("instance", ["production", "development"])
 def test_clerkjs_in_chromium(request: pytest.FixtureRequest, instance: str) -> None:
     node, chromium = _require_tools()  # before any server starts, and as a failure of the test itself
-    server: Server = request.getfixturevalue("totpkit_process")
+    server = request.getfixturevalue("totpkit_process")
     page_url: str = request.getfixturevalue("page_server")
     env = {
         **os.environ,
         "FAPI_URL": server.url,
         "PAGE_URL": page_url,
-        "EMAIL": EMAIL,
-        "PASSWORD": PASSWORD,
+        "EMAIL": server.email,
+        "PASSWORD": server.password,
         "CLERK_INSTANCE": instance,
         "CHROMIUM_PATH": chromium,
         "FLOW_DEBUG": "1",  # every FAPI request and console error on stderr, shown when the test fails
@@ -238,7 +145,7 @@ def test_clerkjs_in_chromium(request: pytest.FixtureRequest, instance: str) -> N
     lines = result.stdout.strip().splitlines()
     report = (
         f"exit {result.returncode}\nstdout (last line is the summary):\n{result.stdout}\n"
-        f"stderr:\n{result.stderr}\nserver log:\n{_tail(server.log)}"
+        f"stderr:\n{result.stderr}\nserver log:\n{server.server.log_tail()}"
     )
     assert lines, f"browser.mjs printed nothing\n{report}"
     try:

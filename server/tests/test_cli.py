@@ -6,13 +6,10 @@ import asyncio
 import io
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,10 +21,10 @@ from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.cli import main
 from totpkit_server.keys import read_keys_file
 from totpkit_server.storage._sqlite_migrations import MIGRATIONS
+from totpkit_server.testing import serve
 
 PASSWORD = "correct horse battery staple"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-START_TIMEOUT = 30.0
 
 
 def mode(path: Path) -> int:
@@ -126,90 +123,49 @@ class TestKeysGenerate:
         assert not (tmp_path / "keys.json").exists()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server_process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m totpkit_server serve ...`` as a child process, stopped by PID afterwards."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TOTPKIT_KEYS_FILE", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "totpkit_server", "serve", *args], stdout=sink, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> httpx.Response:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            response = httpx.get(url, timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.1)
-            continue
-        return response
-    pytest.fail(f"server did not answer within {START_TIMEOUT}s:\n{log.read_text(errors='replace')}")
+def _without_keys_file() -> dict[str, str]:
+    """The environment, minus a ``TOTPKIT_KEYS_FILE`` the developer may have set."""
+    return {k: v for k, v in os.environ.items() if k != "TOTPKIT_KEYS_FILE"}
 
 
 class TestServeProcess:
     def test_serve_with_generated_dev_keys(self, tmp_path: Path) -> None:
         """serve starts, answers /v1/environment, prints a dev-keys banner and writes keys.json with mode 0600."""
-        port = free_port()
         data_dir = tmp_path / "data"
-        log = tmp_path / "serve.log"
-        with server_process(["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)], log) as process:
-            response = wait_until_up(process, f"http://127.0.0.1:{port}/v1/environment", log)
-            assert response.status_code == 200, response.text
+        with serve(data_dir, env=_without_keys_file()) as server:
+            response = httpx.get(f"{server.url}/v1/environment", timeout=10)
             assert response.json()["display_config"]["instance_environment_type"] == "development"
-            banner = log.read_text(errors="replace")
+            banner = server.log_path.read_text(errors="replace")
             assert "DEVELOPMENT KEYS" in banner
             keys_file = data_dir / "keys.json"
             assert mode(keys_file) == 0o600
             secret_key = json.loads(keys_file.read_text())["secret_key"]
             assert secret_key in banner
             created = httpx.post(
-                f"http://127.0.0.1:{port}/v1/users",
+                f"{server.url}/v1/users",
                 json={"email_address": ["proc@example.com"], "password": PASSWORD},
                 headers={"Authorization": f"Bearer {secret_key}"},
                 timeout=10,
             )
             assert created.status_code == 200, created.text
-            assert process.poll() is None
+            assert server.is_alive()
 
     def test_serve_production_with_keys_file(self, tmp_path: Path) -> None:
         """serve --production --keys-file runs in production mode, uses those keys and generates none."""
         keys_file = tmp_path / "prod-keys.json"
         assert main(["keys", "generate", "--output", str(keys_file)]) == 0
         secret_key = read_keys_file(keys_file).secret_key
-        port = free_port()
         data_dir = tmp_path / "data"
-        log = tmp_path / "serve.log"
-        args = ["--port", str(port), "--data-dir", str(data_dir), "--production", "--keys-file", str(keys_file)]
-        with server_process(args, log) as process:
-            response = wait_until_up(process, f"http://127.0.0.1:{port}/v1/environment", log)
+        args = ["--production", "--keys-file", str(keys_file)]
+        with serve(data_dir, args=args, env=_without_keys_file()) as server:
+            response = httpx.get(f"{server.url}/v1/environment", timeout=10)
             assert response.json()["display_config"]["instance_environment_type"] == "production"
             assert not (data_dir / "keys.json").exists()
-            output = log.read_text(errors="replace")
+            output = server.log_path.read_text(errors="replace")
             assert secret_key not in output
             assert "DEVELOPMENT KEYS" not in output
             ok = httpx.get(
-                f"http://127.0.0.1:{port}/v1/users/user_nope",
+                f"{server.url}/v1/users/user_nope",
                 headers={"Authorization": f"Bearer {secret_key}"},
                 timeout=10,
             )
@@ -217,7 +173,7 @@ class TestServeProcess:
 
     def test_production_process_without_keys_exits(self, tmp_path: Path) -> None:
         """A real ``serve --production`` without keys exits non-zero with a clear message."""
-        env = {k: v for k, v in os.environ.items() if k != "TOTPKIT_KEYS_FILE"}
+        env = _without_keys_file()
         result = subprocess.run(
             [sys.executable, "-m", "totpkit_server", "serve", "--production", "--data-dir", str(tmp_path)],
             capture_output=True,
