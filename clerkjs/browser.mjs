@@ -19,14 +19,22 @@
 // 1 on any failed expectation, any FAPI answer 404/405/5xx (or another unexpected 4xx), any failed
 // request (CORS, network) and any browser console error that the flow did not expect.
 
-import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  CodeClock,
+  ExpectationError,
+  base32Decode,
+  expect,
+  hotp,
+  reporter,
+  requiredEnv,
+  sleep,
+  timeStep,
+} from './lib/common.mjs';
 
-const STEP_SECONDS = 30;
-const DIGITS = 6;
 const DEV_FAPI_HOST = 'local-dev-1.clerk.accounts.dev';
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -51,105 +59,13 @@ const DEBUG = process.env.FLOW_DEBUG === '1';
 const FAPI_ORIGIN = new URL(FAPI_URL).origin;
 
 const summary = { ok: false, instance: INSTANCE, steps: [], problems: [] };
+const { log, step } = reporter('browser', summary);
+const codes = new CodeClock(log);
 const requestLog = [];
 const consoleLog = [];
 const pending = new Set(); // response details still being read
 let currentStep = 'start';
 let expectedStatuses = new Set(); // statuses the running step expects (a wrong code: 422)
-
-function requiredEnv(name) {
-  const value = process.env[name];
-  if (!value) {
-    process.stdout.write(`${JSON.stringify({ ok: false, error: `missing environment variable ${name}` })}\n`);
-    process.exit(1);
-  }
-  return value;
-}
-
-function log(message) {
-  process.stderr.write(`[browser] ${message}\n`);
-}
-
-class ExpectationError extends Error {}
-
-function expect(condition, message, detail) {
-  if (!condition) {
-    throw new ExpectationError(detail === undefined ? message : `${message}: ${JSON.stringify(detail)}`);
-  }
-}
-
-function step(name, extra = {}) {
-  summary.steps.push(name);
-  log(`ok ${name}${Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : ''}`);
-}
-
-// ---------------------------------------------------------------- RFC 4648 base32 + RFC 6238 TOTP
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  const clean = text.toUpperCase().replace(/=+$/, '').replace(/\s+/g, '');
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of clean) {
-    const index = alphabet.indexOf(ch);
-    if (index < 0) throw new Error(`secret is not base32: ${JSON.stringify(ch)}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function hotp(key, counter) {
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(BigInt(counter));
-  const digest = createHmac('sha1', key).update(message).digest();
-  const offset = digest[digest.length - 1] & 0x0f;
-  const binary = digest.readUInt32BE(offset) & 0x7fffffff;
-  return String(binary % 10 ** DIGITS).padStart(DIGITS, '0');
-}
-
-const timeStep = () => Math.floor(Date.now() / 1000 / STEP_SECONDS);
-const secondsIntoStep = () => (Date.now() / 1000) % STEP_SECONDS;
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
-
-// The server accepts the current step ±1 and each step at most once per user, so every code we
-// submit uses a step above every step used so far (waiting for the next step when needed). The
-// browser and Node share this machine's clock.
-let lastUsedStep = -Infinity;
-
-async function freshCode(key) {
-  for (;;) {
-    const now = timeStep();
-    const candidates = [now - 1, now, now + 1].filter(s => s > lastUsedStep);
-    // Do not offer now-1 when it is about to leave the window.
-    const usable = candidates.filter(s => s >= now || secondsIntoStep() < STEP_SECONDS - 5);
-    if (usable.length) {
-      const s = usable[0];
-      return { step: s, offset: s - now, code: hotp(key, s) };
-    }
-    const waitMs = Math.ceil((STEP_SECONDS - secondsIntoStep()) * 1000) + 250;
-    log(`waiting ${waitMs} ms for an unused time step`);
-    await sleep(waitMs);
-  }
-}
-
-// A six-digit code that matches none of the steps around now (so it cannot be accepted).
-function wrongCode(key) {
-  const now = timeStep();
-  const taken = new Set([-2, -1, 0, 1, 2].map(d => hotp(key, now + d)));
-  let n = Number(hotp(key, now));
-  let code;
-  do {
-    n = (n + 111_111) % 1_000_000;
-    code = String(n).padStart(DIGITS, '0');
-  } while (taken.has(code));
-  return code;
-}
 
 function jwtClaims(token) {
   expect(typeof token === 'string' && token.split('.').length === 3, 'a session JWT (three parts)', token);
@@ -395,7 +311,7 @@ async function flow() {
   currentStep = 'verify_totp_wrong_code';
   await expectPageError(
     async (clerk, code) => clerk.user.verifyTOTP({ code }),
-    wrongCode(key),
+    codes.wrongCode(key),
     422,
     'form_code_incorrect',
     'verifyTOTP(wrong)',
@@ -418,7 +334,7 @@ async function flow() {
     },
     hotp(key, verifyStep),
   );
-  lastUsedStep = verifyStep;
+  codes.markUsed(verifyStep);
   expect(verified.verified === true, 'verifyTOTP verified', verified);
   s = await state();
   expect(s.totpEnabled === true && s.twoFactorEnabled === true, 'totpEnabled after verify', s);
@@ -458,7 +374,7 @@ async function flow() {
   });
   expect(totp2.secret && totp2.secret !== totp.secret, 'createTOTP after disable gives a new secret', totp2);
   key = base32Decode(totp2.secret);
-  const reenrol = await freshCode(key);
+  const reenrol = await codes.freshCode(key);
   const verified2 = await inPage(
     async (clerk, code) => {
       const t = await clerk.user.verifyTOTP({ code });
@@ -466,7 +382,7 @@ async function flow() {
     },
     reenrol.code,
   );
-  lastUsedStep = reenrol.step;
+  codes.markUsed(reenrol.step);
   expect(verified2.verified === true, 're-enrol verified', verified2);
   s = await state();
   expect(s.totpEnabled === true, 'totpEnabled after re-enrol', s);
@@ -499,7 +415,7 @@ async function flow() {
   currentStep = 'second_factor_wrong_code';
   await expectPageError(
     async (clerk, code) => clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code }),
-    wrongCode(key),
+    codes.wrongCode(key),
     422,
     'form_code_incorrect',
     'attemptSecondFactor(wrong)',
@@ -510,7 +426,7 @@ async function flow() {
 
   // 11. the right code
   currentStep = 'sign_in_second_factor';
-  const second = await freshCode(key);
+  const second = await codes.freshCode(key);
   signIn = await inPage(
     async (clerk, code) => {
       const r = await clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code });
@@ -518,7 +434,7 @@ async function flow() {
     },
     second.code,
   );
-  lastUsedStep = second.step;
+  codes.markUsed(second.step);
   expect(signIn.status === 'complete', 'attemptSecondFactor complete', signIn);
   await inPage(async (clerk, sid) => clerk.setActive({ session: sid }), signIn.createdSessionId);
   s = await state();

@@ -12,16 +12,23 @@
 // Output: progress on stderr; the LAST line on stdout is one JSON summary. Exit 0 on success,
 // 1 on any failed expectation or error.
 
-import { createHmac } from 'node:crypto';
 import { Clerk, isClerkAPIResponseError } from '@clerk/clerk-js';
+import {
+  CodeClock,
+  ExpectationError,
+  base32Decode,
+  expect,
+  hotp,
+  reporter,
+  requiredEnv,
+  sleep,
+  timeStep,
+} from './lib/common.mjs';
 
 // clerk-js's non-browser path (the one Clerk's Expo SDK uses) expects React Native's globals:
 // `window` is the global object and has no `location` or `document`. Without it, signOut()
 // fails with "window is not defined" while redacting its redirect URL for a log line.
 globalThis.window ??= globalThis;
-
-const STEP_SECONDS = 30;
-const DIGITS = 6;
 
 const FAPI_URL = requiredEnv('FAPI_URL').replace(/\/+$/, '');
 const EMAIL = requiredEnv('EMAIL');
@@ -31,99 +38,8 @@ const TIMEOUT_MS = Number(process.env.FLOW_TIMEOUT_MS || 100_000);
 const DEBUG = process.env.FLOW_DEBUG === '1';
 
 const summary = { ok: false, instance: INSTANCE, steps: [] };
-
-function requiredEnv(name) {
-  const value = process.env[name];
-  if (!value) {
-    process.stdout.write(`${JSON.stringify({ ok: false, error: `missing environment variable ${name}` })}\n`);
-    process.exit(1);
-  }
-  return value;
-}
-
-function log(message) {
-  process.stderr.write(`[flow] ${message}\n`);
-}
-
-class ExpectationError extends Error {}
-
-function expect(condition, message, detail) {
-  if (!condition) {
-    throw new ExpectationError(detail === undefined ? message : `${message}: ${JSON.stringify(detail)}`);
-  }
-}
-
-function step(name, extra = {}) {
-  summary.steps.push(name);
-  log(`ok ${name}${Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : ''}`);
-}
-
-// ---------------------------------------------------------------- RFC 4648 base32 + RFC 6238 TOTP
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  const clean = text.toUpperCase().replace(/=+$/, '').replace(/\s+/g, '');
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of clean) {
-    const index = alphabet.indexOf(ch);
-    if (index < 0) throw new Error(`secret is not base32: ${JSON.stringify(ch)}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function hotp(key, counter) {
-  const message = Buffer.alloc(8);
-  message.writeBigUInt64BE(BigInt(counter));
-  const digest = createHmac('sha1', key).update(message).digest();
-  const offset = digest[digest.length - 1] & 0x0f;
-  const binary = digest.readUInt32BE(offset) & 0x7fffffff;
-  return String(binary % 10 ** DIGITS).padStart(DIGITS, '0');
-}
-
-const currentStep = () => Math.floor(Date.now() / 1000 / STEP_SECONDS);
-const secondsIntoStep = () => (Date.now() / 1000) % STEP_SECONDS;
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
-
-// The server accepts the current step ±1 and each step at most once per user (compare-and-set
-// on the last accepted step), so every code we submit uses a step above every step used so far.
-let lastUsedStep = -Infinity;
-
-async function freshCode(key) {
-  for (;;) {
-    const now = currentStep();
-    const candidates = [now - 1, now, now + 1].filter(s => s > lastUsedStep);
-    // Do not offer now-1 when it is about to leave the window.
-    const usable = candidates.filter(s => s >= now || secondsIntoStep() < STEP_SECONDS - 5);
-    if (usable.length) {
-      const s = usable[0];
-      return { step: s, offset: s - now, code: hotp(key, s) };
-    }
-    const waitMs = Math.ceil((STEP_SECONDS - secondsIntoStep()) * 1000) + 250;
-    log(`waiting ${waitMs} ms for an unused time step`);
-    await sleep(waitMs);
-  }
-}
-
-// A six-digit code that matches none of the steps around now (so it cannot be accepted).
-function wrongCode(key) {
-  const now = currentStep();
-  const taken = new Set([-2, -1, 0, 1, 2].map(d => hotp(key, now + d)));
-  let n = Number(hotp(key, now));
-  let code;
-  do {
-    n = (n + 111_111) % 1_000_000;
-    code = String(n).padStart(DIGITS, '0');
-  } while (taken.has(code));
-  return code;
-}
+const { log, step } = reporter('flow', summary);
+const codes = new CodeClock(log);
 
 // ---------------------------------------------------------------- errors
 
@@ -221,7 +137,7 @@ async function flow() {
   step('create_totp', { id: totp.id });
 
   // 4. wrong code: 422 form_code_incorrect, still signed in
-  await expectApiError(clerk.user.verifyTOTP({ code: wrongCode(key) }), 422, 'form_code_incorrect', 'verifyTOTP(wrong)');
+  await expectApiError(clerk.user.verifyTOTP({ code: codes.wrongCode(key) }), 422, 'form_code_incorrect', 'verifyTOTP(wrong)');
   expect(clerk.user, 'still signed in (clerk.user) after a wrong code');
   expect(clerk.session?.status === 'active', 'session still active after a wrong code', clerk.session?.status);
   await clerk.user.reload(); // GET /v1/me: the server still authenticates the session
@@ -230,9 +146,9 @@ async function flow() {
   step('verify_totp_wrong_code');
 
   // 5. right code (current time step)
-  const verifyStep = currentStep();
+  const verifyStep = timeStep();
   const verified = await clerk.user.verifyTOTP({ code: hotp(key, verifyStep) });
-  lastUsedStep = verifyStep;
+  codes.markUsed(verifyStep);
   expect(verified.verified === true, 'verifyTOTP verified', verified.verified);
   expect(Array.isArray(verified.backupCodes) && verified.backupCodes.length > 0, 'verifyTOTP returns backup codes', verified.backupCodes);
   expect(clerk.user.totpEnabled === true, 'clerk.user.totpEnabled after verify (piggy-backed client)', clerk.user.totpEnabled);
@@ -263,9 +179,9 @@ async function flow() {
   const totp2 = await clerk.user.createTOTP();
   expect(totp2.secret && totp2.secret !== totp.secret, 'createTOTP after disable gives a new secret', totp2.secret);
   key = base32Decode(totp2.secret);
-  const reenrol = await freshCode(key);
+  const reenrol = await codes.freshCode(key);
   const verified2 = await clerk.user.verifyTOTP({ code: reenrol.code });
-  lastUsedStep = reenrol.step;
+  codes.markUsed(reenrol.step);
   expect(verified2.verified === true, 're-enrol verified', verified2.verified);
   expect(clerk.user.totpEnabled === true, 'totpEnabled after re-enrol', clerk.user.totpEnabled);
   step('reenrol_totp', { stepOffset: reenrol.offset });
@@ -286,7 +202,7 @@ async function flow() {
 
   // 8d. wrong and replayed codes are refused and leave the sign-in pending
   await expectApiError(
-    clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code: wrongCode(key) }),
+    clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code: codes.wrongCode(key) }),
     422, 'form_code_incorrect', 'attemptSecondFactor(wrong)');
   await expectApiError(
     clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code: reenrol.code }),
@@ -296,9 +212,9 @@ async function flow() {
   step('second_factor_wrong_and_replayed');
 
   // 8e. the right code
-  const second = await freshCode(key);
+  const second = await codes.freshCode(key);
   signIn = await clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code: second.code });
-  lastUsedStep = second.step;
+  codes.markUsed(second.step);
   expect(signIn.status === 'complete', 'attemptSecondFactor complete', signIn.status);
   expect(signIn.createdSessionId, 'second-factor sign-in has createdSessionId');
   await clerk.setActive({ session: signIn.createdSessionId });
