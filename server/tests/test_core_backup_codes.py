@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 
@@ -18,23 +17,9 @@ from totpkit_server.core.backup_codes import (
     normalize_backup_code,
 )
 from totpkit_server.core.sealing import KeyRing
+from totpkit_server.testing import seeded_random
 
 USER = "user_000000000000000000000000001"
-
-
-def seeded_random(seed: bytes = b"seed") -> Callable[[int], bytes]:
-    """Return a deterministic random-bytes source (SHA-256 in counter mode)."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
 
 
 def cycling_bytes(values: bytes) -> Callable[[int], bytes]:

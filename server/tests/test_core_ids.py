@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 
 from totpkit_server.core.ids import BASE62_ALPHABET, random_id_factory, sequential_id_factory
-
-
-def seeded_random(seed: bytes = b"seed") -> Callable[[int], bytes]:
-    """Return a deterministic random-bytes source (SHA-256 in counter mode)."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
+from totpkit_server.testing import seeded_random
 
 
 class TestRandomIdFactory:

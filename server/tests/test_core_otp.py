@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from collections.abc import Callable
 
@@ -11,24 +10,10 @@ import pytest
 
 from totpkit.otp import InvalidSecretError, decode_secret, hotp, totp_code
 from totpkit_server.core.otp import find_matching_step, generate_secret, is_valid_import_secret, otpauth_uri
+from totpkit_server.testing import seeded_random
 
 RFC_SHA1_SECRET = base64.b32encode(b"12345678901234567890").decode("ascii")  # GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
 AT = 1111111109.0  # RFC 6238 vector time: step 37037036
-
-
-def seeded_random(seed: bytes = b"seed") -> Callable[[int], bytes]:
-    """Return a deterministic random-bytes source (SHA-256 in counter mode)."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
 
 
 def code_at_step(step: int, *, digits: int = 6) -> str:

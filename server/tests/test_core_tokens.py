@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,24 +20,10 @@ from totpkit_server.core.tokens import (
     sign_jwt,
     verify_jwt,
 )
+from totpkit_server.testing import seeded_random
 
 NOW = 1_700_000_000.0
 ISSUER = "https://clerk.example.test"
-
-
-def seeded_random(seed: bytes = b"seed") -> Callable[[int], bytes]:
-    """Return a deterministic random-bytes source (SHA-256 in counter mode)."""
-    counter = 0
-
-    def random_bytes(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
-            counter += 1
-        return out[:n]
-
-    return random_bytes
 
 
 def b64url(data: bytes) -> str:

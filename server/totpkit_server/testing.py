@@ -12,20 +12,21 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-__all__ = ("RunningServer", "ServerProcessError", "create_user", "free_port", "serve")
+__all__ = ("RunningServer", "ServerProcessError", "create_user", "free_port", "seeded_random", "serve")
 
 LOCALHOST = "127.0.0.1"
 _COMMAND = (sys.executable, "-m", "totpkit_server")
@@ -60,6 +61,25 @@ class RunningServer:
         """The Backend API key of a server started with generated development keys."""
         document = json.loads((self.data_dir / "keys.json").read_text("utf-8"))
         return str(document["secret_key"])
+
+
+def seeded_random(seed: bytes = b"seed") -> Callable[[int], bytes]:
+    """A deterministic ``random_bytes`` for ``TOTPKitConfig`` in tests (SHA-256 in counter mode).
+
+    The same seed gives the same bytes, so secrets, codes, ids and nonces repeat from run to run.
+    Never use it outside tests.
+    """
+    counter = 0
+
+    def random_bytes(n: int) -> bytes:
+        nonlocal counter
+        out = b""
+        while len(out) < n:
+            out += hashlib.sha256(seed + counter.to_bytes(8, "big")).digest()
+            counter += 1
+        return out[:n]
+
+    return random_bytes
 
 
 def free_port(host: str = LOCALHOST) -> int:
