@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -20,6 +19,8 @@ from ..types import (
     User,
     Verification,
 )
+from ..types.session import factor_verification_age
+from ..types.user import lockout_state
 from ._rsa import sign_jwt
 from .context import Call
 from .state import ClientRecord, FakeState, SessionRecord, SignInRecord, TOTPRecord, UserRecord
@@ -56,20 +57,13 @@ def client_view(call: Call, client: ClientRecord | None) -> Client | None:
 
 
 def user_view(state: FakeState, user: UserRecord) -> User:
-    now = state.now_ms()
-    locked = user.locked_until is not None and user.locked_until > now
-    expires_in = math.ceil((user.locked_until - now) / 1000) if locked and user.locked_until is not None else None
-    remaining = max(0, state.lockout_max_attempts - user.failed_attempts) if state.lockout_max_attempts > 0 else None
-    verification = Verification(
-        object="verification_admin", status="verified", strategy="admin", attempts=None, expire_at=None
+    lockout = lockout_state(
+        locked_until=user.locked_until,
+        failed_attempts=user.failed_attempts,
+        max_attempts=state.lockout_max_attempts,
+        now_ms=state.now_ms(),
     )
-    email = EmailAddress(
-        id=user.email_id,
-        email_address=user.email,
-        verification=verification,
-        created_at=user.created_at,
-        updated_at=user.created_at,
-    )
+    email = EmailAddress.verified_by_admin(id=user.email_id, email_address=user.email, created_at=user.created_at)
     return User(
         id=user.id,
         first_name=user.first_name,
@@ -81,9 +75,9 @@ def user_view(state: FakeState, user: UserRecord) -> User:
         backup_code_enabled=bool(user.backup_codes),
         email_addresses=[email],
         last_sign_in_at=user.last_sign_in_at,
-        locked=locked,
-        lockout_expires_in_seconds=expires_in,
-        verification_attempts_remaining=remaining,
+        locked=lockout.locked,
+        lockout_expires_in_seconds=lockout.lockout_expires_in_seconds,
+        verification_attempts_remaining=lockout.verification_attempts_remaining,
         mfa_enabled_at=user.mfa_enabled_at,
         mfa_disabled_at=user.mfa_disabled_at,
         last_active_at=user.last_active_at,
@@ -118,12 +112,9 @@ def session_view(call: Call, session: SessionRecord) -> Session:
 
 
 def _factor_age(state: FakeState, session: SessionRecord) -> list[int]:
-    now = state.now_ms()
-
-    def age(at: int | None) -> int:
-        return -1 if at is None else max(0, (now - at) // _MINUTE_MS)
-
-    return [age(session.first_factor_at), age(session.second_factor_at)]
+    return factor_verification_age(
+        now_ms=state.now_ms(), first_factor_at=session.first_factor_at, second_factor_at=session.second_factor_at
+    )
 
 
 def session_jwt(call: Call, session: SessionRecord) -> str:

@@ -7,7 +7,7 @@ import msgspec
 from ._base import ClerkStruct, JSONObject
 from .user import User
 
-__all__ = ("JWK", "JWKS", "PublicUserData", "Session", "SessionStatus", "Token")
+__all__ = ("JWK", "JWKS", "PublicUserData", "Session", "SessionStatus", "Token", "factor_verification_age")
 
 SessionStatus = str
 """``active``, ``ended``, ``revoked``, ``expired``, ``removed``, ``abandoned`` or ``pending``."""
@@ -68,3 +68,15 @@ class JWKS(ClerkStruct, kw_only=True):
     """``GET /.well-known/jwks.json``: the keys that verify session tokens."""
 
     keys: list[JWK] = msgspec.field(default_factory=list)
+
+
+def factor_verification_age(*, now_ms: int, first_factor_at: int | None, second_factor_at: int | None) -> list[int]:
+    """``[minutes since the first factor, minutes since the second factor]``; ``-1`` for never.
+
+    The ``factor_verification_age`` of a Session and the ``fva`` claim of its tokens.
+    """
+
+    def age(at: int | None) -> int:
+        return -1 if at is None else max(0, (now_ms - at) // 60_000)
+
+    return [age(first_factor_at), age(second_factor_at)]

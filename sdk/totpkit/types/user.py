@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import msgspec
 
 from ._base import ClerkStruct, JSONObject
 
-__all__ = ("EmailAddress", "User", "Verification")
+__all__ = ("EmailAddress", "LockoutState", "User", "Verification", "lockout_state")
 
 
 class Verification(ClerkStruct, kw_only=True):
@@ -33,6 +36,16 @@ class EmailAddress(ClerkStruct, tag_field="object", tag="email_address", kw_only
     linked_to: list[JSONObject] = msgspec.field(default_factory=list)
     created_at: int
     updated_at: int
+
+    @classmethod
+    def verified_by_admin(cls, *, id: str, email_address: str, created_at: int) -> EmailAddress:
+        """An address created verified (BAPI, ``totpkit create-user``): a ``verification_admin`` stub."""
+        verification = Verification(
+            object="verification_admin", status="verified", strategy="admin", attempts=None, expire_at=None
+        )
+        return cls(
+            id=id, email_address=email_address, verification=verification, created_at=created_at, updated_at=created_at
+        )
 
 
 class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
@@ -82,3 +95,23 @@ class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
     legal_accepted_at: int | None = None
     created_at: int
     updated_at: int
+
+
+class LockoutState(NamedTuple):
+    """The User's lockout fields, as Clerk shows them."""
+
+    locked: bool
+    lockout_expires_in_seconds: int | None
+    verification_attempts_remaining: int | None
+
+
+def lockout_state(*, locked_until: int | None, failed_attempts: int, max_attempts: int, now_ms: int) -> LockoutState:
+    """Clerk's lockout fields from the stored counters (times in Unix ms; ``max_attempts`` 0: no lockout).
+
+    ``lockout_expires_in_seconds`` is rounded up and ``None`` unless locked;
+    ``verification_attempts_remaining`` is ``None`` when lockout is off.
+    """
+    locked = locked_until is not None and locked_until > now_ms
+    expires_in = math.ceil((locked_until - now_ms) / 1000) if locked and locked_until is not None else None
+    remaining = max(0, max_attempts - failed_attempts) if max_attempts > 0 else None
+    return LockoutState(locked, expires_in, remaining)

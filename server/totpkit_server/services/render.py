@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from totpkit.types import (
     Client,
     EmailAddress,
@@ -16,6 +14,8 @@ from totpkit.types import (
     User,
     Verification,
 )
+from totpkit.types.session import factor_verification_age
+from totpkit.types.user import lockout_state
 
 from ..core.tokens import sign_jwt
 from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
@@ -41,12 +41,12 @@ class Renderer:
     async def user(self, user: UserRecord) -> User:
         """The full User resource."""
         state = await MFAService(self.instance).state(user.id)
-        now = self.instance.now_ms()
-        config = self.instance.config
-        locked = user.locked_until is not None and user.locked_until > now
-        remaining: int | None = None
-        if config.lockout_max_attempts > 0:
-            remaining = max(0, config.lockout_max_attempts - user.failed_attempts)
+        lockout = lockout_state(
+            locked_until=user.locked_until,
+            failed_attempts=user.failed_attempts,
+            max_attempts=self.instance.config.lockout_max_attempts,
+            now_ms=self.instance.now_ms(),
+        )
         return User(
             id=user.id,
             first_name=user.first_name,
@@ -56,30 +56,18 @@ class Renderer:
             two_factor_enabled=state.has_totp,
             totp_enabled=state.has_totp,
             backup_code_enabled=state.has_backup_codes,
-            email_addresses=[self._email(user)],
+            email_addresses=[
+                EmailAddress.verified_by_admin(id=user.email_id, email_address=user.email, created_at=user.created_at)
+            ],
             last_sign_in_at=user.last_sign_in_at,
-            locked=locked,
-            lockout_expires_in_seconds=math.ceil((user.locked_until - now) / 1000)
-            if locked and user.locked_until is not None
-            else None,
-            verification_attempts_remaining=remaining,
+            locked=lockout.locked,
+            lockout_expires_in_seconds=lockout.lockout_expires_in_seconds,
+            verification_attempts_remaining=lockout.verification_attempts_remaining,
             mfa_enabled_at=user.mfa_enabled_at,
             mfa_disabled_at=user.mfa_disabled_at,
             last_active_at=user.last_active_at,
             created_at=user.created_at,
             updated_at=user.updated_at,
-        )
-
-    @staticmethod
-    def _email(user: UserRecord) -> EmailAddress:
-        return EmailAddress(
-            id=user.email_id,
-            email_address=user.email,
-            verification=Verification(
-                object="verification_admin", status="verified", strategy="admin", attempts=None, expire_at=None
-            ),
-            created_at=user.created_at,
-            updated_at=user.created_at,
         )
 
     @staticmethod
@@ -96,12 +84,11 @@ class Renderer:
 
     def factor_verification_age(self, session: SessionRecord) -> list[int]:
         """``[minutes since first factor, minutes since second factor]``, ``-1`` for never."""
-        now = self.instance.now_ms()
-
-        def age(at: int | None) -> int:
-            return -1 if at is None else max(0, (now - at) // 60_000)
-
-        return [age(session.first_factor_at), age(session.second_factor_at)]
+        return factor_verification_age(
+            now_ms=self.instance.now_ms(),
+            first_factor_at=session.first_factor_at,
+            second_factor_at=session.second_factor_at,
+        )
 
     def session_token(self, session: SessionRecord) -> str:
         """Mint an RS256 session JWT with Clerk's claims for ``session``."""
