@@ -21,6 +21,7 @@ import random
 import re
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -254,7 +255,7 @@ class Target(Protocol):
     def normalise(self, value: Any) -> Any: ...
 
 
-class BaseTarget:
+class BaseTarget(ABC):
     """The parts every target shares: requests, code bookkeeping and normalisation."""
 
     name = "base"
@@ -287,11 +288,13 @@ class BaseTarget:
         finally:
             self.http_client.cookies.clear()
 
+    @abstractmethod
     def now(self) -> float:
-        raise NotImplementedError
+        """The target's current time (Unix seconds)."""
 
+    @abstractmethod
     def advance(self, seconds: float) -> None:
-        raise NotImplementedError
+        """Move the target's clock forward (only targets with an injected clock can)."""
 
     def email(self, canonical: str) -> str:
         """The address to use for ``canonical`` on this target (unique per test on a live server)."""
