@@ -1,10 +1,14 @@
-"""Versioned schema migrations of the SQLite store; each entry is applied once, in order."""
+"""Versioned schema migrations of the SQLite store; each entry is applied once, in order.
+
+An entry is a string of statements separated by ``;``, or a tuple of single statements (needed when a
+statement itself contains ``;``, as a trigger body does).
+"""
 
 from __future__ import annotations
 
 __all__ = ("MIGRATIONS",)
 
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     # 1: initial schema
     """
     CREATE TABLE users (
@@ -91,5 +95,41 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: when the first factor of a sign-in was verified (the first element of a session's fva)
     """
     ALTER TABLE sign_ins ADD COLUMN first_factor_verified_at INTEGER
+    """,
+    # 3: the append-only audit log of security events (triggers refuse UPDATE and DELETE)
+    (
+        """
+        CREATE TABLE audit_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            at INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            user_id TEXT,
+            client_id TEXT,
+            session_id TEXT,
+            ip TEXT,
+            trace_id TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX audit_events_user_at ON audit_events(user_id, at)",
+        "CREATE INDEX audit_events_at ON audit_events(at)",
+        """
+        CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+        """
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+        """,
+    ),
+    # 4: request-rate limits per client and per IP address (fixed windows, shared by every process)
+    """
+    CREATE TABLE rate_limits (
+        bucket TEXT PRIMARY KEY,
+        window_start INTEGER NOT NULL,
+        hits INTEGER NOT NULL
+    )
     """,
 )

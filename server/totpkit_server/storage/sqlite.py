@@ -161,7 +161,8 @@ class SQLiteStore(Store):
             for version, script in enumerate(MIGRATIONS, start=1):
                 if version <= current:
                     continue
-                for statement in script.split(";"):
+                statements = script.split(";") if isinstance(script, str) else script
+                for statement in statements:
                     if statement.strip():
                         await conn.execute(statement)
                 await conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
