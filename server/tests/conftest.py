@@ -271,6 +271,12 @@ def clerk_error() -> Callable[..., str]:
     return assert_clerk_error
 
 
+@pytest.fixture
+def native_device() -> Callable[[httpx.AsyncClient], Device]:
+    """Makes a :class:`Device` over any ``httpx.AsyncClient``, e.g. one pointed at a real server process."""
+    return Device
+
+
 @pytest.fixture(scope="session")
 def password_hasher() -> PasswordHasher:
     """A fast argon2id hasher (one per test session: construction hashes once)."""

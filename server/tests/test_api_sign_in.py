@@ -242,13 +242,16 @@ class TestSecondFactor:
 
 class TestLockout:
     async def test_ten_wrong_codes_lock_for_an_hour(self, kit: Any) -> None:
-        """10 wrong codes lock the user (403 user_locked), even the right code; after an hour it works again."""
+        """10 wrong codes lock the user (403 user_locked), even the right code; after an hour it works again.
+
+        The 8th and 9th wrong codes (2 and 1 attempts left) answer 422 account_lockout_warning.
+        """
         enrolled = await kit.enrolled_user()
         device, sign_in_id = await kit.second_factor_sign_in(enrolled.email)
         bad = wrong_code(kit, enrolled.secret)
         for attempt in range(1, 10):
             response = await kit.attempt_second_factor(device, sign_in_id, "totp", bad)
-            kit.error(response, 422, "form_code_incorrect")
+            kit.error(response, 422, "form_code_incorrect" if attempt < 8 else "account_lockout_warning")
             user = (await kit.bapi_get_user(enrolled.user_id)).json()
             assert user["verification_attempts_remaining"] == 10 - attempt
             assert user["locked"] is False
@@ -290,9 +293,9 @@ class TestLockout:
         ).status_code == 200
         kit.next_step()
         device, sign_in_id = await kit.second_factor_sign_in(enrolled.email)
-        for _ in range(9):
+        for attempt in range(1, 10):
             response = await kit.attempt_second_factor(device, sign_in_id, "totp", wrong_code(kit, enrolled.secret))
-            kit.error(response, 422, "form_code_incorrect")
+            kit.error(response, 422, "form_code_incorrect" if attempt < 8 else "account_lockout_warning")
 
     async def test_wrong_enrolment_codes_count_too(self, kit: Any) -> None:
         """Wrong codes during enrolment verification also lock the user."""

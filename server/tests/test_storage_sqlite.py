@@ -18,6 +18,7 @@ from totpkit_server.storage import (
     ClientRecord,
     DuplicateError,
     SessionRecord,
+    SessionVerificationRecord,
     SignInRecord,
     Store,
     TOTPRecord,
@@ -412,6 +413,85 @@ class TestBackupCodes:
         assert await store.list_unused_backup_codes("user_2") == []
 
 
+def sealed_totp(user_id: str, totp_id: str, sealed: str, *, verified: bool = True) -> TOTPRecord:
+    return TOTPRecord(
+        id=totp_id, user_id=user_id, sealed_secret=sealed, verified=verified, created_at=T0, updated_at=T0
+    )
+
+
+class TestSealingKeys:
+    async def test_usage_counts_secrets_and_unused_codes_per_key(self, store: Store) -> None:
+        """Pending and verified secrets and unused ring digests count under the key id they name;
+        used codes, bcrypt digests and malformed values do not."""
+        for n in (1, 2, 3, 4):
+            await with_user(store, n)
+        assert await store.replace_pending_totp(sealed_totp("user_1", "totp_1", "v1.k1.aaaa", verified=False))
+        await store.import_totp(sealed_totp("user_2", "totp_2", "v1.k2.bbbb"), T0)
+        await store.import_totp(sealed_totp("user_3", "totp_3", "v1.k2.cccc"), T0)
+        await store.import_totp(sealed_totp("user_4", "totp_4", "garbage"), T0)
+        codes = [
+            BackupCodeRecord(id=f"bc_{i}", user_id="user_2", set_id="bc", digest=digest, created_at=T0)
+            for i, digest in enumerate(["h1.k1.d0", "h1.k1.d1", "h1.k1.d2", "$2b$04$" + "a" * 53, "h1..x"])
+        ]
+        await store.replace_backup_codes("user_2", codes)
+        assert await store.consume_backup_code("bc_0", T0)
+        usage = await store.sealing_key_usage()
+        assert sorted(usage) == ["k1", "k2"]
+        assert (usage["k1"].totp_secrets, usage["k1"].backup_codes) == (1, 2)
+        assert (usage["k2"].totp_secrets, usage["k2"].backup_codes) == (2, 0)
+        assert usage["k1"].total == 3
+
+    async def test_empty_database_uses_no_key(self, store: Store) -> None:
+        """Without secrets or codes no key is in use."""
+        assert await store.sealing_key_usage() == {}
+
+    async def test_list_sealed_with_pages_by_id(self, store: Store) -> None:
+        """Batches come in id order after ``after_id``; a key id that is a prefix of another is not confused."""
+        for n in range(1, 7):
+            await with_user(store, n)
+            key_id = "k10" if n == 6 else "k1"
+            await store.import_totp(sealed_totp(f"user_{n}", f"totp_{n}", f"v1.{key_id}.s{n}"), T0)
+        pages: list[list[str]] = []
+        after: str | None = None
+        while batch := await store.list_totps_sealed_with("k1", after_id=after, limit=2):
+            pages.append([totp.id for totp in batch])
+            after = batch[-1].id
+        assert pages == [["totp_1", "totp_2"], ["totp_3", "totp_4"], ["totp_5"]]
+        assert [t.id for t in await store.list_totps_sealed_with("k10")] == ["totp_6"]
+        assert await store.list_totps_sealed_with("k") == []
+
+    async def test_reseal_is_compare_and_set(self, store: Store) -> None:
+        """Only the current ciphertext is replaced; the step and timestamps stay; stale or unknown rows are not."""
+        await with_user(store)
+        await with_verified_totp(store, step=41)
+        before = await store.get_totp("user_1")
+        assert before is not None
+        assert await store.reseal_totp("totp_1", old_sealed=before.sealed_secret, new_sealed="v1.k2.new")
+        after = await store.get_totp("user_1")
+        assert after is not None
+        assert after.sealed_secret == "v1.k2.new"
+        assert (after.last_used_step, after.updated_at, after.verified) == (41, before.updated_at, True)
+        assert not await store.reseal_totp("totp_1", old_sealed=before.sealed_secret, new_sealed="v1.k3.stale")
+        assert not await store.reseal_totp("totp_nope", old_sealed="v1.k2.new", new_sealed="v1.k3.x")
+        assert (await store.get_totp("user_1")) == after
+
+    async def test_racing_reseals_of_one_row_succeed_once(self, open_store: StoreFactory) -> None:
+        """Concurrent re-seals of one ciphertext over two connections: one wins, and its value is stored."""
+        first, second = await open_store(), await open_store()
+        await with_user(first)
+        await first.import_totp(sealed_totp("user_1", "totp_1", "v1.k1.old"), T0)
+        results = await asyncio.gather(
+            *(
+                store.reseal_totp("totp_1", old_sealed="v1.k1.old", new_sealed=f"v1.k2.n{i}")
+                for i, store in enumerate([first, second] * 10)
+            )
+        )
+        assert results.count(True) == 1
+        stored = await second.get_totp("user_1")
+        assert stored is not None
+        assert stored.sealed_secret == f"v1.k2.n{results.index(True)}"
+
+
 class TestClientsSessionsSignIns:
     async def test_client_round_trip(self, store: Store) -> None:
         """A client reads back by id and by token hash, and updates stick."""
@@ -494,3 +574,58 @@ class TestClientsSessionsSignIns:
         stored = await store.get_sign_in("sia_1")
         assert stored is not None
         assert stored.second_factor_attempts == 7
+
+
+class TestSessionVerifications:
+    async def _session(self, store: Store, status: str = "active") -> SessionRecord:
+        await with_user(store)
+        await store.create_client(ClientRecord(id="client_1", token_hash="ab" * 32, created_at=T0, updated_at=T0))
+        session = SessionRecord(
+            id="sess_1",
+            client_id="client_1",
+            user_id="user_1",
+            status=status,
+            created_at=T0,
+            updated_at=T0,
+            last_active_at=T0,
+            expire_at=T0 + 10_000,
+            abandon_at=T0 + 20_000,
+            first_factor_at=T0,
+        )
+        await store.create_session(session)
+        return session
+
+    async def test_round_trip_and_replace(self, store: Store) -> None:
+        """A session's reverification reads back; saving again overwrites it (one per session)."""
+        await self._session(store)
+        assert await store.get_session_verification("sess_1") is None
+        verification = SessionVerificationRecord(
+            session_id="sess_1",
+            user_id="user_1",
+            level="multi_factor",
+            status="needs_first_factor",
+            created_at=T0,
+            updated_at=T0,
+        )
+        await store.save_session_verification(verification)
+        assert await store.get_session_verification("sess_1") == verification
+        verification.status = "needs_second_factor"
+        verification.first_factor_strategy, verification.first_factor_verified = "password", True
+        verification.first_factor_attempts, verification.updated_at = 2, T0 + 5
+        await store.save_session_verification(verification)
+        assert await store.get_session_verification("sess_1") == verification
+
+    async def test_mark_factor_verified_stamps_a_live_session(self, store: Store) -> None:
+        """Marking a factor sets its time and ``updated_at`` and nothing else."""
+        session = await self._session(store)
+        assert await store.mark_session_factor_verified("sess_1", "second_factor", T0 + 60_000)
+        assert await store.mark_session_factor_verified("sess_1", "first_factor", T0 + 90_000)
+        session.second_factor_at, session.first_factor_at, session.updated_at = T0 + 60_000, T0 + 90_000, T0 + 90_000
+        assert await store.get_session("sess_1") == session
+
+    async def test_mark_factor_verified_leaves_an_ended_session_alone(self, store: Store) -> None:
+        """An ended session (or an unknown one) is not stamped, and stays ended."""
+        session = await self._session(store, status="ended")
+        assert not await store.mark_session_factor_verified("sess_1", "second_factor", T0 + 60_000)
+        assert not await store.mark_session_factor_verified("sess_2", "second_factor", T0 + 60_000)
+        assert await store.get_session("sess_1") == session

@@ -1,9 +1,13 @@
 """``totpkit``: run the server, apply migrations, create users, make production keys.
 
     totpkit serve [--host 127.0.0.1] [--port 8000] [--data-dir .totpkit] [--production --keys-file F]
+                  [--rate-limit-per-ip N ... --trusted-proxy-header H]   (see cli_throttling)
+                  [--reverification-max-age MINUTES]
     totpkit migrate [--data-dir ...]
     totpkit create-user --email E [--password P | --password-stdin] [--totp-secret S]
     totpkit keys generate --output keys.json
+    totpkit keys list | rotate [--sealing] [--signing] | reseal [--batch-size N] | retire KEY_ID
+    totpkit audit [--user USER_ID] [--since T] [--until T] [--limit N] [--json]   (see cli_audit)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
 ``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
@@ -19,9 +23,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_audit import add_audit_command
+from .cli_keys import add_key_commands
+from .cli_throttling import add_throttling_options, throttling_settings, uvicorn_proxy_settings
 from .config import TOTPKitConfig
 from .core import errors
+from .key_rotation import check_sealing_keys
 from .keys import InstanceKeys, KeyConfigurationError, load_keys, read_keys_file, write_keys_file
+from .logging_config import serve_log_config
 from .services import Instance, UserService
 from .storage.sqlite import SQLiteStore
 
@@ -33,6 +42,8 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         data_dir=Path(args.data_dir),
         production=getattr(args, "production", False),
         issuer_name=getattr(args, "issuer_name", None) or "totpkit",
+        reverification_max_age=getattr(args, "reverification_max_age", None),
+        **throttling_settings(args),
     )
     keys_file = getattr(args, "keys_file", None) or os.environ.get("TOTPKIT_KEYS_FILE")
     if keys_file:
@@ -58,16 +69,32 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    config = _config(args)
     try:
+        config = _config(args)
         keys = load_keys(config)
+        asyncio.run(_check_sealing_keys(config, keys))
     except KeyConfigurationError as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     print(_banner(config, keys, f"http://{args.host}:{args.port}"), flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=serve_log_config(args.log_level),
+        access_log=False,
+        **uvicorn_proxy_settings(config.trusted_proxy_header),
+    )
     return 0
+
+
+async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
+    """Refuse a database holding secrets under sealing keys that ``keys`` lacks: a clear message
+    before uvicorn starts (the plugin's lifespan checks again)."""
+    async with SQLiteStore(config.sqlite_path) as store:
+        await check_sealing_keys(store, keys.key_ring)
 
 
 async def _open(config: TOTPKitConfig) -> tuple[Instance, SQLiteStore]:
@@ -141,7 +168,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--production", action="store_true", help="refuse to start without explicit keys")
     serve.add_argument("--issuer-name", default=None, help="application name shown in authenticator apps")
+    serve.add_argument(
+        "--reverification-max-age",
+        type=int,
+        default=None,
+        metavar="MINUTES",
+        help="MFA changes need a verification this recent (403 session_reverification_required); default off",
+    )
     serve.add_argument("--log-level", default="info")
+    add_throttling_options(serve)
     serve.set_defaults(func=_serve)
 
     migrate = with_data_dir(commands.add_parser("migrate", help="apply database migrations"))
@@ -155,11 +190,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--totp-secret", default=None, help="import an existing base32 TOTP secret")
     create.set_defaults(func=_create_user)
 
+    add_audit_command(commands, with_data_dir, _config)
+
     keys = commands.add_parser("keys", help="key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     generate = key_commands.add_parser("generate", help="write a new production keys file")
     generate.add_argument("--output", required=True)
     generate.set_defaults(func=_keys_generate)
+    add_key_commands(key_commands, with_data_dir)
     return parser
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .core.ids import IdFactory, random_id_factory
 from .core.passwords import PasswordHasher
+from .core.request_context import random_trace_id
 from .core.sealing import KeyRing
 from .core.tokens import SigningKey
 
@@ -71,8 +72,48 @@ class TOTPKitConfig:
     lockout_duration: int = 3600
     """Seconds a lockout lasts (Clerk's default: one hour)."""
 
+    rate_limit_window: int = 60
+    """Seconds of one rate-limit window (fixed windows aligned to the Unix epoch)."""
+
+    rate_limit_per_client: int = 30
+    """Requests one client may send per window to the sign-in and verification endpoints (sign-in
+    create, ``attempt_first_factor``, ``attempt_second_factor``, TOTP enrolment verification); more get
+    429 ``too_many_requests`` with ``Retry-After``. 0 turns the per-client limit off."""
+
+    rate_limit_per_ip: int = 300
+    """The same limit per caller IP address (IPv6: per /64 network); 0 turns it off. Every process
+    sharing a database must use the same limits and window."""
+
+    trusted_proxy_header: str | None = None
+    """Where the caller's IP address comes from. ``None`` (the default): the connection's direct peer,
+    and every proxy header is ignored, so a client cannot pick its own rate-limit bucket. Set it only
+    behind a reverse proxy that always sets the header: ``"x-forwarded-for"`` (see
+    ``trusted_proxy_hops``) or a one-address header such as ``"x-real-ip"``. A request without the
+    header is counted by its direct peer."""
+
+    trusted_proxy_hops: int = 1
+    """With ``x-forwarded-for``: how many trusted proxies append to it. The caller is the entry this
+    many places from the right; entries further left were written by the client and are ignored."""
+
+    reverification_max_age: int | None = None
+    """Minutes a verification stays recent enough to change MFA; ``None`` turns reverification off.
+
+    When set, ``POST /v1/me/totp``, ``DELETE /v1/me/totp`` and ``POST /v1/me/backup_codes`` answer 403
+    ``session_reverification_required`` unless the session verified, within this many minutes, its
+    second factor (users with a verified TOTP) or its password (users without one, so a first
+    enrolment needs only a recent sign-in). ``POST /v1/client/sessions/{id}/verify`` refreshes them.
+    Clerk's "strict" setting for MFA changes is 10 minutes.
+    """
+
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted; larger bodies get 413 ``request_body_too_large``."""
+
+    openapi_path: str | None = "/openapi.json"
+    """Where the plugin serves its OpenAPI 3.1 document, under ``path_prefix``; ``None`` serves none.
+
+    The document describes every totpkit route; they are kept out of the host app's own
+    Litestar-generated schema, which cannot describe their hand-read bodies.
+    """
 
     data_dir: Path = field(default_factory=_default_data_dir)
     """Directory for the SQLite database and generated development keys."""
@@ -107,11 +148,22 @@ class TOTPKitConfig:
     id_factory: IdFactory | None = None
     """Makes resource ids from a prefix; ``None`` derives random ids from ``random_bytes``."""
 
+    trace_id_factory: Callable[[], str] = random_trace_id
+    """Makes the ``clerk_trace_id`` of each request (32 hex characters by default).
+
+    Kept apart from ``random_bytes`` so that tracing every request does not change the secrets and
+    ids a seeded configuration produces; tests pass ``sequential_trace_ids()`` for stable answers.
+    """
+
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
     """argon2id hasher for passwords."""
 
     store_dependency_key: str = "totpkit_store"
     """Name under which the Store is provided to route handlers of the host app."""
+
+    session_dependency_key: str = "verified_session"
+    """Name under which the request's :class:`~totpkit_server.guards.VerifiedSession` is provided to
+    host route handlers (asking for it authenticates the request: 401 without a valid session token)."""
 
     set_default_exception_handler: bool = True
     """Register the Clerk error handler at app level (only for types the host app has no handler for)."""
@@ -125,11 +177,28 @@ class TOTPKitConfig:
             raise ValueError("totp_algorithm must be SHA1, SHA256 or SHA512")
         if not 1 <= self.backup_code_count <= 50:
             raise ValueError("backup_code_count must be between 1 and 50")
+        self._check_rate_limits()
+        if self.reverification_max_age is not None and self.reverification_max_age < 1:
+            raise ValueError("reverification_max_age must be at least 1 minute (or None to turn it off)")
         if not self.path_prefix.startswith("/"):
             raise ValueError("path_prefix must start with '/'")
+        if self.openapi_path is not None and not self.openapi_path.startswith("/"):
+            raise ValueError("openapi_path must start with '/' (or be None)")
         self.data_dir = Path(self.data_dir)
         if self.id_factory is None:
             self.id_factory = random_id_factory(self.random_bytes)
+
+    def _check_rate_limits(self) -> None:
+        if self.rate_limit_window < 1:
+            raise ValueError("rate_limit_window must be at least 1 second")
+        if self.rate_limit_per_client < 0 or self.rate_limit_per_ip < 0:
+            raise ValueError("rate_limit_per_client and rate_limit_per_ip must be 0 (off) or positive")
+        if self.trusted_proxy_hops < 1:
+            raise ValueError("trusted_proxy_hops must be at least 1")
+        if self.trusted_proxy_header is not None:
+            self.trusted_proxy_header = self.trusted_proxy_header.strip().lower()
+            if not self.trusted_proxy_header:
+                raise ValueError("trusted_proxy_header must name a header (or be None for the direct peer)")
 
     def make_id(self, prefix: str) -> str:
         """A new id with ``prefix`` from the configured factory."""

@@ -15,7 +15,15 @@ from .config import TOTPKitConfig
 from .core.sealing import KeyRing
 from .core.tokens import SigningKey, new_opaque_token
 
-__all__ = ("InstanceKeys", "KeyConfigurationError", "load_keys", "read_keys_file", "write_keys_file")
+__all__ = (
+    "KEYS_FILE",
+    "InstanceKeys",
+    "KeyConfigurationError",
+    "load_keys",
+    "read_keys_file",
+    "replace_keys_file",
+    "write_keys_file",
+)
 
 KEYS_FILE = "keys.json"
 
@@ -51,7 +59,8 @@ def load_keys(config: TOTPKitConfig) -> InstanceKeys:
         ]
         raise KeyConfigurationError(
             f"production mode needs explicit keys; missing: {', '.join(missing)} "
-            "(set TOTPKIT_KEY_RING, TOTPKIT_SIGNING_KEY and TOTPKIT_SECRET_KEY, or pass them in TOTPKitConfig)"
+            "(give `totpkit serve` a keys file made by `totpkit keys generate` with --keys-file or "
+            "TOTPKIT_KEYS_FILE, or pass them in TOTPKitConfig)"
         )
     dev = _load_or_create_dev_keys(config)
     return InstanceKeys(
@@ -74,16 +83,40 @@ def write_keys_file(path: Path, config: TOTPKitConfig) -> InstanceKeys:
     key_ring = KeyRing.generate(config.random_bytes)
     signing = SigningKey.generate(config.make_id("ins"))
     secret_key = "sk_test_" + new_opaque_token(config.random_bytes)
-    document = {
-        "key_ring": json.loads(key_ring.to_json()),
-        "signing_keys": [{"kid": signing.kid, "pem": signing.to_pem().decode("ascii")}],
-        "secret_key": secret_key,
-    }
+    keys = InstanceKeys(key_ring, (signing,), secret_key, generated=True)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-    return InstanceKeys(key_ring, (signing,), secret_key, generated=True)
+        json.dump(_keys_document(keys), handle, indent=2)
+    return keys
+
+
+def replace_keys_file(path: Path, keys: InstanceKeys) -> None:
+    """Atomically overwrite the keys file ``path`` with ``keys`` (mode 0600), e.g. after a rotation.
+
+    The new content goes to a private temporary file beside ``path`` that is flushed to disk and then
+    renamed over it, so a reader (or a crash) sees the old file or the new one, never a mix.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(_keys_document(keys), handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _keys_document(keys: InstanceKeys) -> dict[str, object]:
+    """The JSON form of a keys file (see :func:`read_keys_file`); the first signing key signs."""
+    return {
+        "key_ring": json.loads(keys.key_ring.to_json()),
+        "signing_keys": [{"kid": key.kid, "pem": key.to_pem().decode("ascii")} for key in keys.signing_keys],
+        "secret_key": keys.secret_key,
+    }
 
 
 def read_keys_file(path: Path) -> InstanceKeys:

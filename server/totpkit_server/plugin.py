@@ -1,8 +1,12 @@
 """``TOTPKitPlugin``: mounts totpkit's Frontend and Backend API in a Litestar app.
 
-``on_app_init`` only registers things: one router under ``config.path_prefix``, the dependency
-providers, a lifespan that opens and closes the store, and the Clerk error handler (at app level
-only for exception types the host app has no handler for).
+``on_app_init`` only registers things: one router under ``config.path_prefix`` (with the request
+tracing middleware and, unless ``config.openapi_path`` is ``None``, the route of totpkit's own OpenAPI
+document; the router stays out of the host's Litestar schema), the dependency providers (the store,
+and the request's verified session for host routes guarded by :mod:`totpkit_server.guards`, whose
+refusals get their own handler), a lifespan that opens and closes the store, the Clerk error handler
+(at app level only for exception types the host app has no handler for), and a filter that stamps
+``totpkit`` log records with the request's ``clerk_trace_id``.
 """
 
 from __future__ import annotations
@@ -16,15 +20,21 @@ from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.plugins import InitPlugin
 
 from .bapi import BAPI_HANDLERS
 from .config import TOTPKitConfig
 from .core.errors import ClerkAPIException
+from .core.request_context import install_trace_id_filter
 from .fapi import FAPI_HANDLERS
+from .guards import SessionAuthError, provide_verified_session, session_auth_exception_handler
 from .http.deps import INSTANCE_STATE_KEY, provide_context, provide_instance
 from .http.errors import clerk_exception_handler, prefixed_exception_handler
+from .http.tracing import RequestTracing
+from .key_rotation import check_sealing_keys
 from .keys import load_keys
+from .openapi import openapi_handler
 from .services import Instance
 from .storage.base import Store
 from .storage.sqlite import SQLiteStore
@@ -51,7 +61,10 @@ class TOTPKitPlugin(InitPlugin):
         config = self.config
         app_config.route_handlers.append(self._router())
         app_config.dependencies.setdefault(config.store_dependency_key, Provide(_provide_store, sync_to_thread=False))
+        app_config.dependencies.setdefault(config.session_dependency_key, Provide(provide_verified_session))
+        app_config.exception_handlers.setdefault(SessionAuthError, session_auth_exception_handler)
         app_config.lifespan.append(self._lifespan)
+        install_trace_id_filter()
         if config.set_default_exception_handler:
             handlers = app_config.exception_handlers
             handlers.setdefault(ClerkAPIException, clerk_exception_handler)
@@ -62,22 +75,41 @@ class TOTPKitPlugin(InitPlugin):
     def _router(self) -> Router:
         return Router(
             path=self.config.path_prefix,
-            route_handlers=[*FAPI_HANDLERS, *BAPI_HANDLERS],
+            route_handlers=self._route_handlers(),
             dependencies={
                 "instance": Provide(provide_instance, sync_to_thread=False),
                 "ctx": Provide(provide_context),
             },
             exception_handlers={Exception: clerk_exception_handler},
-            include_in_schema=True,
+            middleware=[RequestTracing(self.config)],
+            include_in_schema=False,
             tags=["totpkit"],
         )
 
+    def _route_handlers(self) -> list[HTTPRouteHandler]:
+        """The Frontend and Backend API handlers, and the OpenAPI document's if ``openapi_path`` is set."""
+        handlers: list[HTTPRouteHandler] = [*FAPI_HANDLERS, *BAPI_HANDLERS]
+        config = self.config
+        if config.openapi_path is not None:
+            title = f"{config.issuer_name} (totpkit)"
+            handlers.append(openapi_handler(config.openapi_path, config.path_prefix, tuple(handlers), title=title))
+        return handlers
+
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """Open the store and keys before serving; close the store after."""
+        """Open the store and keys before serving; close the store after.
+
+        Start-up fails with ``KeyConfigurationError`` (naming the key ids) when the database holds
+        secrets or backup-code digests under sealing keys the key ring does not have.
+        """
         keys = load_keys(self.config)
         store = SQLiteStore(self.config.sqlite_path)
         await store.open()
+        try:
+            await check_sealing_keys(store, keys.key_ring)
+        except BaseException:
+            await store.close()
+            raise
         app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys)
         try:
             yield

@@ -31,6 +31,9 @@ class FakeFrontendAPI:
     * ``application_name`` - the TOTP issuer (with `` (development)``) and the environment's name.
     * ``random_bytes`` - the randomness source (ids, secrets, tokens, backup codes); ``os.urandom``
       by default.
+    * ``reverification_max_age`` - the server's setting of that name: minutes after which MFA changes
+      answer 403 ``session_reverification_required`` until the session reverifies
+      (``/v1/client/sessions/{id}/verify``); ``None`` (the default) turns the gate off.
 
     The router is :attr:`router`; every route is named (``environment``, ``sign_in_create``,
     ``totp_verify``, ``bapi_user_get`` ... see :data:`ROUTE_NAMES`), and a last ``not_found`` route
@@ -39,7 +42,8 @@ class FakeFrontendAPI:
     :meth:`backend` are closed by :meth:`aclose`.
 
     Like the server, ten consecutive wrong codes (enrolment or second factor) lock a user for an
-    hour (403 ``user_locked``); a correct code resets the count.
+    hour (403 ``user_locked``); the eighth and ninth answer 422 ``account_lockout_warning``; a
+    correct code resets the count. Unlike the server, the fake applies no request-rate limits.
     """
 
     ROUTE_NAMES = ROUTE_NAMES
@@ -53,6 +57,7 @@ class FakeFrontendAPI:
         secret_key: str = "sk_test_fake",  # noqa: S107 - a fake key for a fake server
         application_name: str = "totpkit",
         random_bytes: Callable[[int], bytes] | None = None,
+        reverification_max_age: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret_key = secret_key
@@ -63,6 +68,7 @@ class FakeFrontendAPI:
             random_bytes=random_bytes or os.urandom,
             secret_key=secret_key,
             application_name=application_name,
+            reverification_max_age=reverification_max_age,
         )
         self._http_clients: list[httpx.AsyncClient] = []
         self.router = respx.MockRouter(base_url=self.base_url, assert_all_called=False)

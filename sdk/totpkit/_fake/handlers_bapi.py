@@ -1,4 +1,4 @@
-"""Backend API handlers: ``POST /v1/users`` (with MFA import) and ``GET /v1/users/{id}``.
+"""Backend API handlers: ``POST /v1/users``, ``PATCH /v1/users/{id}`` (both with MFA import), ``GET``.
 
 Validation follows the server's ``UserService.create_user``: every check runs before anything is
 stored. Imported bcrypt backup-code digests are accepted but, without bcrypt, never match.
@@ -13,9 +13,10 @@ from ..otp import InvalidSecretError, decode_secret
 from . import errors
 from .context import Call
 from .params import Params
+from .state import TOTPRecord, normalise_backup_code
 from .views import user_view
 
-__all__ = ("check_secret_key", "user_create", "user_get")
+__all__ = ("check_secret_key", "user_create", "user_get", "user_update")
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s.]{1,63}$")
 _BCRYPT = re.compile(r"\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}")
@@ -106,3 +107,48 @@ def user_get(call: Call, user_id: str) -> object:
     if user is None:
         raise errors.resource_not_found(f"No user was found with id {user_id[:64]}")
     return user_view(call.state, user)
+
+
+_UPDATABLE = ("first_name", "last_name", "totp_secret", "backup_codes")
+
+
+def _name(params: Params, name: str) -> str | None:
+    return (params.optional_str(name) or "").strip() or None
+
+
+def user_update(call: Call, user_id: str) -> object:
+    """Change names (``null`` or blank clears one) and import ``totp_secret`` / ``backup_codes``.
+
+    Other fields are 422 ``form_param_unknown``; everything is validated before anything changes.
+    """
+    check_secret_key(call)
+    params = call.params()
+    unknown = sorted(name for name in params.names() if name not in _UPDATABLE)
+    if unknown:
+        raise errors.form_param_unknown(unknown[0])
+    names = {name: _name(params, name) for name in ("first_name", "last_name") if name in params}
+    secret, codes = params.optional_str("totp_secret"), _codes(params)
+    state = call.state
+    user = state.users.get(user_id)
+    if user is None:
+        raise errors.resource_not_found(f"No user was found with id {user_id[:64]}")
+    _check_names(names)
+    if secret is not None:
+        try:
+            decode_secret(secret)
+        except InvalidSecretError:
+            raise errors.invalid_totp_secret() from None
+    if codes is not None:
+        _check_codes(codes)
+    if not names and secret is None and codes is None:
+        return user_view(state, user)
+    now = state.now_ms()
+    user.first_name = names.get("first_name", user.first_name)
+    user.last_name = names.get("last_name", user.last_name)
+    user.updated_at = now
+    if secret is not None:
+        user.totp = TOTPRecord(state.new_id("totp_"), secret.replace(" ", "").upper(), now, now, verified=True)
+        user.mfa_enabled_at = user.mfa_enabled_at or now
+    if codes is not None:
+        user.backup_codes = {normalise_backup_code(code) for code in codes}
+    return user_view(state, user)

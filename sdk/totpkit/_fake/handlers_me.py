@@ -5,14 +5,18 @@ from __future__ import annotations
 from ..types import BackupCodes, DeletedObject
 from . import errors, mfa
 from .context import Call, effective_method
+from .handlers_session_verify import ensure_recent
 from .state import TOTPRecord, UserRecord, normalise_backup_code
 from .views import totp_view, user_view, wrapped
 
 __all__ = ("backup_codes_create", "me", "totp_create", "totp_delete", "totp_verify")
 
 
-def _me(call: Call) -> UserRecord:
-    """The user of ``_clerk_session_id`` or the client's last active session; 401 without a live one."""
+def _me(call: Call, *, mfa_change: bool = False) -> UserRecord:
+    """The user of ``_clerk_session_id`` or the client's last active session; 401 without a live one.
+
+    With ``mfa_change`` the session must also pass the reverification gate (403 when stale).
+    """
     client = call.client
     wanted = call.query.get("_clerk_session_id") or (client.last_active_session_id if client else None)
     if client is None or not wanted:
@@ -20,7 +24,10 @@ def _me(call: Call) -> UserRecord:
     session = client.session(wanted)
     if session is None or not call.state.is_live(session):
         raise errors.authentication_invalid()
-    return call.state.users[session.user_id]
+    user = call.state.users[session.user_id]
+    if mfa_change:
+        ensure_recent(call.state, user, session)
+    return user
 
 
 def me(call: Call) -> object:
@@ -28,11 +35,13 @@ def me(call: Call) -> object:
 
 
 def totp_create(call: Call) -> object:
-    """Start enrolment (secret and URI, shown once); replaces a pending TOTP."""
-    if effective_method(call.request, ("POST", "DELETE")) == "DELETE":
-        return totp_delete(call)
+    """Start enrolment (secret and URI, shown once); replaces a pending TOTP. ``?_method=DELETE``
+    disables it; the body is checked either way."""
+    method = effective_method(call.request, ("POST", "DELETE"))
     call.params()
-    user = _me(call)
+    if method == "DELETE":
+        return totp_delete(call)
+    user = _me(call, mfa_change=True)
     if user.totp_enabled:
         raise errors.totp_already_enabled()
     state = call.state
@@ -54,7 +63,7 @@ def totp_verify(call: Call) -> object:
     mfa.ensure_not_locked(state, user)
     step = mfa.match_step(state, totp, code)
     if step is None:
-        mfa.register_failure(state, user)
+        mfa.register_failure(state, user, warn=True)
         raise errors.form_code_incorrect()
     if step <= totp.last_step:
         raise errors.form_code_incorrect()
@@ -70,7 +79,7 @@ def totp_verify(call: Call) -> object:
 
 def totp_delete(call: Call) -> object:
     """Disable TOTP (and, with it gone, the backup codes); 404 if there is none."""
-    user = _me(call)
+    user = _me(call, mfa_change=True)
     totp = user.totp
     if totp is None:
         raise errors.resource_not_found("No TOTP was found for this user.")
@@ -84,7 +93,7 @@ def totp_delete(call: Call) -> object:
 def backup_codes_create(call: Call) -> object:
     """Replace the user's backup codes with a new set (needs a verified TOTP)."""
     call.params()
-    user = _me(call)
+    user = _me(call, mfa_change=True)
     if not user.totp_enabled:
         raise errors.backup_codes_not_available()
     state = call.state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from ..types.request_body import password_attempt, second_factor_attempt
 from . import errors, mfa
 from .context import Call
 from .state import ClientRecord, SignInRecord, UserRecord
@@ -11,7 +12,6 @@ from .views import sign_in_view, wrapped
 
 __all__ = ("attempt_first_factor", "attempt_second_factor", "sign_in_create", "sign_in_get")
 
-_SECOND_FACTORS = ("totp", "backup_code")
 _SIGN_IN_LIFETIME_MS = 24 * 3600 * 1000
 
 
@@ -64,10 +64,7 @@ def sign_in_get(call: Call, sign_in_id: str) -> object:
 def attempt_first_factor(call: Call, sign_in_id: str) -> object:
     """``strategy=password&password=...`` for a ``needs_first_factor`` sign-in."""
     params = call.params()
-    strategy = params.required_str("strategy")
-    if strategy != "password":
-        raise errors.form_param_value_invalid("strategy", strategy)
-    password = params.required_str("password")
+    password = password_attempt(params)
     sign_in, client = _client_sign_in(call, sign_in_id)
     if sign_in.status != "needs_first_factor":
         raise errors.client_state_invalid("attempt_first_factor")
@@ -95,10 +92,7 @@ def _first_factor_passed(call: Call, client: ClientRecord, sign_in: SignInRecord
 def attempt_second_factor(call: Call, sign_in_id: str) -> object:
     """``strategy=totp|backup_code&code=...``: ``complete`` and a new session on success."""
     params = call.params()
-    strategy = params.required_str("strategy")
-    if strategy not in _SECOND_FACTORS:
-        raise errors.form_param_value_invalid("strategy", strategy)
-    code = params.required_str("code")
+    strategy, code = second_factor_attempt(params)
     sign_in, client = _client_sign_in(call, sign_in_id)
     if sign_in.status != "needs_second_factor":
         raise errors.client_state_invalid("attempt_second_factor")
@@ -109,11 +103,7 @@ def attempt_second_factor(call: Call, sign_in_id: str) -> object:
     mfa.ensure_not_locked(state, user)
     sign_in.second_factor_strategy = strategy
     sign_in.second_factor_attempts += 1
-    accepted = mfa.consume_totp(state, user, code) if strategy == "totp" else mfa.consume_backup_code(user, code)
-    if not accepted:
-        mfa.register_failure(state, user)
-        raise errors.form_code_incorrect()
-    mfa.reset(user)
+    mfa.check_code_form(state, user, strategy, code)
     sign_in.second_factor_verified = True
     _complete(call, client, sign_in, user, second_factor=True)
     return wrapped(call, sign_in_view(state, sign_in))

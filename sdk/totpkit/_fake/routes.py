@@ -17,8 +17,10 @@ import respx
 from respx.patterns import M, Pattern
 
 from . import handlers_bapi as bapi
+from . import handlers_bapi_mfa as bapi_mfa
 from . import handlers_client as client
 from . import handlers_me as me
+from . import handlers_session_verify as session_verify
 from . import handlers_sign_in as sign_in
 from .context import Call, error_response, identify, json_response
 from .errors import ClerkAPIException, method_not_allowed, resource_not_found
@@ -28,6 +30,7 @@ __all__ = ("ROUTE_NAMES", "add_routes")
 
 Handler = Callable[..., object]
 _SID, _SIA = r"(?P<session_id>[^/]+)", r"(?P<sign_in_id>[^/]+)"
+_UID = r"(?P<user_id>[^/]+)"
 
 # (name, kind, methods, path regex, handler). ``kind``: ``plain`` (no client), ``fapi`` (the caller's
 # client is identified and its token handed back) or ``bapi`` (secret key, no CORS on success).
@@ -59,6 +62,21 @@ _ROUTES: tuple[tuple[str, str, tuple[str, ...], str, Handler], ...] = (
     ("session_tokens", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/tokens(?:/[^/]+)?", client.session_tokens),
     ("session_end", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/end", client.session_end),
     ("session_remove", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/remove", client.session_remove),
+    ("session_verify", "fapi", ("POST",), f"/v1/client/sessions/{_SID}/verify", session_verify.verify_start),
+    (
+        "session_verify_attempt_first_factor",
+        "fapi",
+        ("POST",),
+        f"/v1/client/sessions/{_SID}/verify/attempt_first_factor",
+        session_verify.verify_attempt_first_factor,
+    ),
+    (
+        "session_verify_attempt_second_factor",
+        "fapi",
+        ("POST",),
+        f"/v1/client/sessions/{_SID}/verify/attempt_second_factor",
+        session_verify.verify_attempt_second_factor,
+    ),
     ("me", "fapi", ("GET",), "/v1/me", me.me),
     ("totp_delete", "fapi", ("DELETE", "_DELETE"), "/v1/me/totp", me.totp_delete),
     ("totp_create", "fapi", ("POST",), "/v1/me/totp", me.totp_create),
@@ -66,7 +84,20 @@ _ROUTES: tuple[tuple[str, str, tuple[str, ...], str, Handler], ...] = (
     ("backup_codes_create", "fapi", ("POST",), "/v1/me/backup_codes", me.backup_codes_create),
     ("jwks", "plain", ("GET",), "/.well-known/jwks.json", client.jwks),
     ("bapi_user_create", "bapi", ("POST",), "/v1/users", bapi.user_create),
-    ("bapi_user_get", "bapi", ("GET",), r"/v1/users/(?P<user_id>[^/]+)", bapi.user_get),
+    ("bapi_user_get", "bapi", ("GET",), f"/v1/users/{_UID}", bapi.user_get),
+    ("bapi_user_update", "bapi", ("PATCH",), f"/v1/users/{_UID}", bapi.user_update),
+    ("bapi_user_verify_totp", "bapi", ("POST",), f"/v1/users/{_UID}/verify_totp", bapi_mfa.user_verify_totp),
+    ("bapi_user_totp_delete", "bapi", ("DELETE",), f"/v1/users/{_UID}/totp", bapi_mfa.user_totp_delete),
+    (
+        "bapi_user_backup_codes_delete",
+        "bapi",
+        ("DELETE",),
+        f"/v1/users/{_UID}/backup_code",
+        bapi_mfa.user_backup_codes_delete,
+    ),
+    ("bapi_user_mfa_delete", "bapi", ("DELETE",), f"/v1/users/{_UID}/mfa", bapi_mfa.user_mfa_delete),
+    ("bapi_user_lock", "bapi", ("POST",), f"/v1/users/{_UID}/lock", bapi_mfa.user_lock),
+    ("bapi_user_unlock", "bapi", ("POST",), f"/v1/users/{_UID}/unlock", bapi_mfa.user_unlock),
 )
 
 ROUTE_NAMES = tuple(dict.fromkeys(name for name, *_ in _ROUTES))

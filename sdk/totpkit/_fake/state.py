@@ -13,6 +13,7 @@ __all__ = (
     "ClientRecord",
     "FakeState",
     "SessionRecord",
+    "SessionVerificationRecord",
     "SignInRecord",
     "TOTPRecord",
     "UserRecord",
@@ -103,6 +104,22 @@ class SignInRecord:
 
 
 @dataclass
+class SessionVerificationRecord:
+    """A session's reverification: ``level`` is the effective one, ``status`` what it still needs."""
+
+    session_id: str
+    user_id: str
+    level: str
+    status: str
+    first_factor_strategy: str | None = None
+    first_factor_verified: bool = False
+    first_factor_attempts: int = 0
+    second_factor_strategy: str | None = None
+    second_factor_verified: bool = False
+    second_factor_attempts: int = 0
+
+
+@dataclass
 class ClientRecord:
     id: str
     token: str
@@ -138,13 +155,20 @@ class FakeState:
         random_bytes: Callable[[int], bytes],
         secret_key: str,
         application_name: str,
+        reverification_max_age: int | None = None,
     ) -> None:
         self.base_url = base_url
         self.clock = clock
         self.random_bytes = random_bytes
         self.secret_key = secret_key
         self.application_name = application_name
-        self.environment = build_environment(application_name=application_name, development=True)
+        self.reverification_max_age = reverification_max_age
+        """Minutes a verification gates MFA changes for (the server's setting); ``None``: off."""
+        self.session_verifications: dict[str, SessionVerificationRecord] = {}
+        """The reverification of each session (by session id), as the server's ``session_verifications``."""
+        self.environment = build_environment(
+            application_name=application_name, development=True, reverification=reverification_max_age is not None
+        )
         self.users: dict[str, UserRecord] = {}
         self.clients: dict[str, ClientRecord] = {}
         self.dev_browsers: dict[str, str | None] = {}

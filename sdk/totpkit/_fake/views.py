@@ -149,30 +149,20 @@ def sign_in_view(state: FakeState, sign_in: SignInRecord) -> SignIn:
         supported_identifiers=["email_address"],
         supported_first_factors=[SignInFactor(strategy="password")],
         supported_second_factors=second_factors,
-        first_factor_verification=_verification(
+        first_factor_verification=Verification.of_factor(
             "password" if sign_in.first_factor_strategy else None,
-            sign_in.first_factor_verified,
-            sign_in.first_factor_attempts,
+            verified=sign_in.first_factor_verified,
+            attempts=sign_in.first_factor_attempts,
         ),
-        second_factor_verification=_verification(
-            sign_in.second_factor_strategy, sign_in.second_factor_verified, sign_in.second_factor_attempts
+        second_factor_verification=Verification.of_factor(
+            sign_in.second_factor_strategy,
+            verified=sign_in.second_factor_verified,
+            attempts=sign_in.second_factor_attempts,
         ),
         identifier=sign_in.identifier,
         user_data=SignInUserData(first_name=user.first_name, last_name=user.last_name),
         created_session_id=sign_in.created_session_id,
         abandon_at=sign_in.created_at + _DAY_MS,
-    )
-
-
-def _verification(strategy: str | None, verified: bool, attempts: int) -> Verification | None:
-    if strategy is None:
-        return None
-    return Verification(
-        object=f"verification_{strategy}",
-        status="verified" if verified else "unverified",
-        strategy=strategy,
-        attempts=attempts,
-        expire_at=None,
     )
 
 

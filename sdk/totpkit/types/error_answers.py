@@ -16,6 +16,7 @@ from .errors import ClerkAPIError
 
 __all__ = (
     "ClerkAPIException",
+    "account_lockout_warning",
     "authentication_invalid",
     "backup_codes_not_available",
     "bapi_unauthorized",
@@ -26,6 +27,7 @@ __all__ = (
     "form_identifier_not_found",
     "form_param_format_invalid",
     "form_param_missing",
+    "form_param_unknown",
     "form_param_value_invalid",
     "form_password_incorrect",
     "internal_error",
@@ -37,8 +39,14 @@ __all__ = (
     "request_body_too_large",
     "request_header_missing",
     "resource_not_found",
+    "session_reverification_required",
+    "session_token_invalid",
     "strategy_for_user_invalid",
+    "too_many_requests",
     "totp_already_enabled",
+    "totp_disabled",
+    "totp_incorrect_code",
+    "totp_invalid_length",
     "unsupported_content_type",
     "user_locked",
 )
@@ -125,6 +133,18 @@ def form_param_format_invalid(param: str, detail: str | None = None) -> ClerkAPI
     )
 
 
+def form_param_unknown(param: str) -> ClerkAPIException:
+    """422: a field this request does not take (BAPI ``PATCH /v1/users/{id}``: one totpkit does not support)."""
+    shown = param if len(param) <= 64 else param[:64] + "..."
+    return ClerkAPIException(
+        422,
+        "form_param_unknown",
+        "is unknown",
+        f"{shown} is not a valid parameter for this request.",
+        meta=_param(shown),
+    )
+
+
 def form_param_value_invalid(param: str, value: str) -> ClerkAPIException:
     """422: a value outside the allowed set (a ``strategy`` we do not support)."""
     shown = value if len(value) <= 64 else value[:64] + "..."
@@ -140,6 +160,24 @@ def form_param_value_invalid(param: str, value: str) -> ClerkAPIException:
 def form_code_incorrect() -> ClerkAPIException:
     """422: a wrong, expired or already used TOTP or backup code. Never 401 (clerk-js would sign out)."""
     return ClerkAPIException(422, "form_code_incorrect", "is incorrect", "Incorrect code", meta=_param("code"))
+
+
+def account_lockout_warning(attempts_remaining: int) -> ClerkAPIException:
+    """422: a wrong code that leaves only ``attempts_remaining`` (1 or 2) attempts before a lockout.
+
+    Clerk warns this way when few attempts remain; it is sent *instead of* ``form_code_incorrect``
+    (the code was wrong all the same). ``meta.param_name`` is ``code``, so clerk-js shows the long
+    message under the code field as it does any form error, and
+    ``meta.verification_attempts_remaining`` carries the count.
+    """
+    attempts = "attempt" if attempts_remaining == 1 else "attempts"
+    return ClerkAPIException(
+        422,
+        "account_lockout_warning",
+        "is incorrect",
+        f"Incorrect code. You have {attempts_remaining} {attempts} left before your account is locked.",
+        meta={"param_name": "code", "verification_attempts_remaining": attempts_remaining},
+    )
 
 
 def form_password_incorrect() -> ClerkAPIException:
@@ -178,6 +216,35 @@ def totp_already_enabled() -> ClerkAPIException:
     )
 
 
+def totp_disabled() -> ClerkAPIException:
+    """400 (BAPI ``verify_totp``): the user has no verified TOTP to check a code against."""
+    return ClerkAPIException(
+        400, "totp_disabled", "TOTP disabled", "This user does not have TOTP enabled in their account"
+    )
+
+
+def totp_incorrect_code() -> ClerkAPIException:
+    """422 (BAPI ``verify_totp``): a wrong, replayed or already used TOTP or backup code."""
+    return ClerkAPIException(
+        422,
+        "totp_incorrect_code",
+        "Incorrect TOTP code",
+        "The provided TOTP code is incorrect",
+        meta=_param("code"),
+    )
+
+
+def totp_invalid_length(digits: int) -> ClerkAPIException:
+    """422 (BAPI ``verify_totp``): a code that can be neither a TOTP code nor a backup code of the user."""
+    return ClerkAPIException(
+        422,
+        "totp_invalid_length",
+        "Invalid TOTP code length",
+        f"The TOTP code must be {digits} characters long.",
+        meta=_param("code"),
+    )
+
+
 def backup_codes_not_available() -> ClerkAPIException:
     """400: backup codes need another MFA method first."""
     return ClerkAPIException(
@@ -191,6 +258,39 @@ def backup_codes_not_available() -> ClerkAPIException:
 def resource_not_found(long_message: str = "Resource not found") -> ClerkAPIException:
     """404: an unknown id, an id that belongs to someone else, or an unknown path."""
     return ClerkAPIException(404, "resource_not_found", "not found", long_message)
+
+
+def session_reverification_required(level: str, after_minutes: int) -> ClerkAPIException:
+    """403: the session's last verification of ``level`` is older than ``after_minutes`` (step-up needed).
+
+    ``meta.reverification`` is Clerk's reverification hint, ``{"level": ..., "afterMinutes": ...}``, the
+    shape ``validateReverificationConfig`` of ``@clerk/shared`` accepts. clerk-js's ``useReverification``
+    recognises the answer by its code and opens the reverification flow.
+    """
+    return ClerkAPIException(
+        403,
+        "session_reverification_required",
+        "Reverification required",
+        "You need to provide additional verification to perform this operation",
+        meta={"reverification": {"level": level, "afterMinutes": after_minutes}},
+    )
+
+
+def session_token_invalid(reason: str) -> ClerkAPIException:
+    """401 ``authentication_invalid`` on a host-app route guarded by totpkit: no session token, or one
+    that failed verification, or whose session is no longer active.
+
+    ``reason`` goes into the ``X-Clerk-Auth-Reason`` header, with ``X-Clerk-Auth-Status: signed-out``,
+    as Clerk's backend SDK reports it (``session-token-missing``, ``token-expired``, ``session-inactive``...);
+    it must be one of those fixed words, never request input.
+    """
+    return ClerkAPIException(
+        401,
+        "authentication_invalid",
+        "Invalid authentication",
+        "Unable to authenticate the request, you need to supply an active session",
+        headers={"X-Clerk-Auth-Status": "signed-out", "X-Clerk-Auth-Reason": reason},
+    )
 
 
 def strategy_for_user_invalid() -> ClerkAPIException:
@@ -277,6 +377,17 @@ def internal_error() -> ClerkAPIException:
         "internal_clerk_error",
         "Oops, an unexpected error occurred",
         "There was an internal error on our servers. We've been notified and are working on fixing it.",
+    )
+
+
+def too_many_requests(retry_after: int) -> ClerkAPIException:
+    """429: the caller's client or IP address sent too many requests; ``Retry-After`` says when to retry."""
+    return ClerkAPIException(
+        429,
+        "too_many_requests",
+        "Too many requests",
+        "Too many requests, retry later",
+        headers={"Retry-After": str(retry_after)},
     )
 
 

@@ -25,6 +25,21 @@ class Verification(ClerkStruct, kw_only=True):
     attempts: int | None
     expire_at: int | None
 
+    @classmethod
+    def of_factor(cls, strategy: str | None, *, verified: bool, attempts: int) -> Verification | None:
+        """The stub of a sign-in's or reverification's factor: ``None`` before it was attempted, else
+        ``verification_<strategy>``, ``verified`` or ``unverified``, with the attempts so far and no expiry.
+        """
+        if strategy is None:
+            return None
+        return cls(
+            object=f"verification_{strategy}",
+            status="verified" if verified else "unverified",
+            strategy=strategy,
+            attempts=attempts,
+            expire_at=None,
+        )
+
 
 class EmailAddress(ClerkStruct, tag_field="object", tag="email_address", kw_only=True):
     """An email identification of a user."""
@@ -105,13 +120,31 @@ class LockoutState(NamedTuple):
     verification_attempts_remaining: int | None
 
 
-def lockout_state(*, locked_until: int | None, failed_attempts: int, max_attempts: int, now_ms: int) -> LockoutState:
+def lockout_state(
+    *,
+    locked_until: int | None,
+    failed_attempts: int,
+    max_attempts: int,
+    now_ms: int,
+) -> LockoutState:
     """Clerk's lockout fields from the stored counters (times in Unix ms; ``max_attempts`` 0: no lockout).
 
-    ``lockout_expires_in_seconds`` is rounded up and ``None`` unless locked;
-    ``verification_attempts_remaining`` is ``None`` when lockout is off.
+    ``locked_until`` is the end of a lockout from failed verifications or of a Backend API lock
+    alike. ``lockout_expires_in_seconds`` is rounded up and ``None`` unless locked;
+    ``verification_attempts_remaining`` is ``None`` when lockout is off, ``0`` while locked
+    (whatever the count: a Backend API lock resets it), and the full ``max_attempts`` once a
+    lockout has ended (the next failure starts a new count).
     """
     locked = locked_until is not None and locked_until > now_ms
     expires_in = math.ceil((locked_until - now_ms) / 1000) if locked and locked_until is not None else None
-    remaining = max(0, max_attempts - failed_attempts) if max_attempts > 0 else None
+    ended = locked_until is not None and not locked  # an ended lockout gives a fresh set of attempts
+    remaining: int | None
+    if max_attempts <= 0:
+        remaining = None
+    elif locked:
+        remaining = 0
+    elif ended:
+        remaining = max_attempts
+    else:
+        remaining = max(0, max_attempts - failed_attempts)
     return LockoutState(locked, expires_in, remaining)

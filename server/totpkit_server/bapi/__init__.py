@@ -1,5 +1,9 @@
 """Backend API (BAPI) route handlers: bearer secret key, JSON bodies, unwrapped answers."""
 
-from .users import BAPI_HANDLERS
+from .mfa import MFA_HANDLERS
+from .users import USER_HANDLERS
 
 __all__ = ("BAPI_HANDLERS",)
+
+BAPI_HANDLERS = (*USER_HANDLERS, *MFA_HANDLERS)
+"""Every Backend API handler, for the plugin's router."""

@@ -1,20 +1,21 @@
-"""``POST /v1/users`` and ``GET /v1/users/{id}``: Clerk's user creation with MFA import."""
+"""``/v1/users[/{id}]``: Clerk's user creation and update with MFA import, lock and unlock."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from ..core import errors
 from ..http.params import Params, read_params
 from ..services import Instance, Renderer, UserService
+from ..services.admin import UserAdminService
 from .auth import require_secret_key
 
-__all__ = ("BAPI_HANDLERS",)
+__all__ = ("USER_HANDLERS",)
 
 _DEPENDENCIES = {"bapi": Provide(require_secret_key)}
 
@@ -64,4 +65,52 @@ async def get_user(bapi: NamedDependency[Instance], user_id: FromPath[str]) -> R
     return await _json(bapi, user_id)
 
 
-BAPI_HANDLERS = (create_user, get_user)
+_UPDATABLE = frozenset({"first_name", "last_name", "totp_secret", "backup_codes"})
+
+
+def _names(params: Params) -> dict[str, str | None]:
+    """The name fields present in the body; ``null`` or blank clears one."""
+    names: dict[str, str | None] = {}
+    for name in ("first_name", "last_name"):
+        if name in params:
+            names[name] = (params.optional_str(name) or "").strip() or None
+    return names
+
+
+@patch("/v1/users/{user_id:str}", dependencies=_DEPENDENCIES)
+async def update_user(
+    request: Request[Any, Any, Any], bapi: NamedDependency[Instance], user_id: FromPath[str]
+) -> Response[bytes]:
+    """Change ``first_name`` / ``last_name`` and import ``totp_secret`` / ``backup_codes``.
+
+    Any other field (Clerk has many totpkit does not keep) is 422 ``form_param_unknown``, rather
+    than silently ignored. Nothing is stored unless the whole body is valid.
+    """
+    params = await read_params(request, bapi.config.max_body_bytes)
+    unknown = sorted(name for name in params.names() if name not in _UPDATABLE)
+    if unknown:
+        raise errors.form_param_unknown(unknown[0])
+    await UserService(bapi).update_user(
+        user_id,
+        names=_names(params),
+        totp_secret=params.optional_str("totp_secret"),
+        backup_codes=_optional_codes(params),
+    )
+    return await _json(bapi, user_id)
+
+
+@post("/v1/users/{user_id:str}/lock", dependencies=_DEPENDENCIES, status_code=200)
+async def lock_user(bapi: NamedDependency[Instance], user_id: FromPath[str]) -> Response[bytes]:
+    """Lock the user for the lockout duration (403 ``user_locked`` with the time left); the User."""
+    await UserAdminService(bapi).lock(user_id)
+    return await _json(bapi, user_id)
+
+
+@post("/v1/users/{user_id:str}/unlock", dependencies=_DEPENDENCIES, status_code=200)
+async def unlock_user(bapi: NamedDependency[Instance], user_id: FromPath[str]) -> Response[bytes]:
+    """Lift any lock or lockout and reset the failure count; the User."""
+    await UserAdminService(bapi).unlock(user_id)
+    return await _json(bapi, user_id)
+
+
+USER_HANDLERS = (create_user, get_user, update_user, lock_user, unlock_user)

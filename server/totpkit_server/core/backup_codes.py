@@ -8,6 +8,7 @@ instead carry bcrypt digests, which are checked with bcrypt.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import bcrypt
 
@@ -17,8 +18,12 @@ from totpkit_server.core.sealing import KeyRing
 __all__ = (
     "BACKUP_CODE_ALPHABET",
     "MAX_BACKUP_CODE_LENGTH",
+    "MAX_BCRYPT_COST",
+    "MAX_BCRYPT_DIGESTS",
     "backup_code_matches",
+    "bcrypt_cost",
     "digest_backup_code",
+    "digests_worth_checking",
     "generate_backup_codes",
     "is_bcrypt_digest",
     "normalize_backup_code",
@@ -29,6 +34,15 @@ BACKUP_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 MAX_BACKUP_CODE_LENGTH = 64
 """Longer input is rejected without hashing."""
+
+MAX_BCRYPT_DIGESTS = 10
+"""Most bcrypt digests one attempt evaluates (and one user's set may import; Clerk's sets have 10).
+
+Each stored bcrypt digest costs a full bcrypt evaluation on every attempt that does not match an
+earlier code, so this bounds the CPU a wrong backup code can cost."""
+
+MAX_BCRYPT_COST = 12
+"""Highest bcrypt cost factor accepted (2^12 rounds, a few hundred milliseconds at most)."""
 
 _PURPOSE = "backup-code"
 _MIN_LENGTH = 6
@@ -111,6 +125,30 @@ def backup_code_matches(keyring: KeyRing, code: str, stored_digest: str, *, user
     except (ValueError, TypeError):  # includes UnicodeError (lone surrogates) and bcrypt's length limit
         return False
     return False
+
+
+def bcrypt_cost(digest: str) -> int | None:
+    """The cost factor of a well-formed bcrypt digest (``$2b$12$...`` → 12), else ``None``."""
+    return int(digest[4:6]) if is_bcrypt_digest(digest) else None
+
+
+def digests_worth_checking(digests: Sequence[str]) -> list[bool]:
+    """Which of a user's stored digests an attempt evaluates, in order.
+
+    Every keyed (``h1.``) digest is checked: that is one HMAC. Of the bcrypt digests, only the
+    first :data:`MAX_BCRYPT_DIGESTS` whose cost is at most :data:`MAX_BCRYPT_COST` are; the rest
+    are skipped as if they never matched. Imports cannot store more or costlier ones, so this
+    drops no valid code; it keeps one attempt within a fixed CPU budget whatever the store holds.
+    """
+    budget = MAX_BCRYPT_DIGESTS
+    chosen: list[bool] = []
+    for digest in digests:
+        cost = bcrypt_cost(digest)
+        affordable = cost is None or (cost <= MAX_BCRYPT_COST and budget > 0)
+        if cost is not None and affordable:
+            budget -= 1
+        chosen.append(affordable)
+    return chosen
 
 
 def is_bcrypt_digest(value: str) -> bool:

@@ -129,6 +129,20 @@ class KeyRing:
                 return KeyRing({**self._keys, new_id: _random_key(random_bytes)}, new_id)
         raise ValueError("could not draw an unused key id; is the random source broken?")
 
+    def without_key(self, key_id: str) -> KeyRing:
+        """Retire: return a ring without ``key_id``; values sealed or digested under it no longer open.
+
+        Whether anything still uses the key is the caller's question (the ring cannot know).
+
+        Raises:
+            ValueError: If ``key_id`` is not in the ring, or is the active key (rotate first).
+        """
+        if key_id not in self._keys:
+            raise ValueError(f"key id {key_id!r} is not in the key ring")
+        if key_id == self._active_key_id:
+            raise ValueError(f"key id {key_id!r} is the active key; rotate to a new key before retiring it")
+        return KeyRing({kid: key for kid, key in self._keys.items() if kid != key_id}, self._active_key_id)
+
     def seal(self, plaintext: bytes, *, context: bytes, random_bytes: RandomBytes) -> str:
         """Encrypt and authenticate ``plaintext`` under the active key.
 

@@ -28,6 +28,7 @@ def _environment(instance: NamedDependency[Instance]) -> object:
         application_name=config.issuer_name,
         development=not config.production,
         backup_codes_enabled=config.backup_codes_enabled,
+        reverification=config.reverification_max_age is not None,
         lockout_max_attempts=config.lockout_max_attempts,
         lockout_duration_minutes=max(1, config.lockout_duration // 60),
     )

@@ -2,6 +2,8 @@
 
 The user is the one of ``_clerk_session_id`` (or the client's last active session); without a live
 session every call answers 401 ``authentication_invalid``. Wrong codes are 422, never 401.
+With ``reverification_max_age`` set, creating or deleting a TOTP and regenerating backup codes first
+pass the reverification gate (403 ``session_reverification_required`` on a stale session).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from litestar.di import NamedDependency
 
 from ..http.context import ClientContext
 from ..http.params import read_params
+from ..http.rate_limit import rate_limited
 from ..services import AuthService, MFAService
+from ..services.reverification import ReverificationService
 from ..storage.records import UserRecord
 from ._method import effective_method
 
@@ -25,6 +29,15 @@ async def _me(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContex
     return user
 
 
+async def _me_for_mfa_change(request: Request[Any, Any, Any], ctx: ClientContext) -> UserRecord:
+    """The user, once the session passed the reverification gate (403 when it is stale)."""
+    user, session = await AuthService(ctx.instance).current_user(
+        ctx.client, request.query_params.get("_clerk_session_id")
+    )
+    await ReverificationService(ctx.instance).ensure_recent(user, session)
+    return user
+
+
 @get("/v1/me")
 async def get_me(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """The signed-in user."""
@@ -33,17 +46,21 @@ async def get_me(request: Request[Any, Any, Any], ctx: NamedDependency[ClientCon
 
 
 async def _delete_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
-    user = await _me(request, ctx)
+    user = await _me_for_mfa_change(request, ctx)
     return await ctx.wrapped(await MFAService(ctx.instance).disable_totp(user))
 
 
 @post("/v1/me/totp", status_code=200)
 async def create_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
-    """Start TOTP enrolment (secret + URI, shown once); ``?_method=DELETE`` disables TOTP."""
-    if effective_method(request, ("POST", "DELETE")) == "DELETE":
-        return await _delete_totp(request, ctx)
+    """Start TOTP enrolment (secret + URI, shown once); ``?_method=DELETE`` disables TOTP.
+
+    The body is checked (size, type, syntax) either way: a malformed one changes nothing.
+    """
+    method = effective_method(request, ("POST", "DELETE"))
     await read_params(request, ctx.instance.config.max_body_bytes)
-    user = await _me(request, ctx)
+    if method == "DELETE":
+        return await _delete_totp(request, ctx)
+    user = await _me_for_mfa_change(request, ctx)
     return await ctx.wrapped(await MFAService(ctx.instance).create_totp(user))
 
 
@@ -53,7 +70,7 @@ async def delete_totp(request: Request[Any, Any, Any], ctx: NamedDependency[Clie
     return await _delete_totp(request, ctx)
 
 
-@post("/v1/me/totp/attempt_verification", status_code=200)
+@post("/v1/me/totp/attempt_verification", status_code=200, guards=[rate_limited])
 async def verify_totp(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Finish enrolment with ``code``; the answer carries the first backup codes."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
@@ -66,7 +83,7 @@ async def verify_totp(request: Request[Any, Any, Any], ctx: NamedDependency[Clie
 async def create_backup_codes(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Replace the user's backup codes with a new set (needs a verified TOTP)."""
     await read_params(request, ctx.instance.config.max_body_bytes)
-    user = await _me(request, ctx)
+    user = await _me_for_mfa_change(request, ctx)
     return await ctx.wrapped(await MFAService(ctx.instance).create_backup_codes(user))
 
 

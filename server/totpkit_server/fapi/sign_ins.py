@@ -8,17 +8,18 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from totpkit.types.request_body import password_attempt, second_factor_attempt
+
 from ..core import errors
 from ..http.context import ClientContext
 from ..http.params import read_params
+from ..http.rate_limit import rate_limited
 from ..services import AuthService
 
 __all__ = ("SIGN_IN_HANDLERS",)
 
-SECOND_FACTOR_STRATEGIES = ("totp", "backup_code")
 
-
-@post("/v1/client/sign_ins", status_code=200)
+@post("/v1/client/sign_ins", status_code=200, guards=[rate_limited])
 async def create_sign_in(request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext]) -> Response[bytes]:
     """Start a sign-in with ``identifier`` (+ ``password``); creates the client if there is none."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
@@ -42,30 +43,24 @@ async def get_sign_in(ctx: NamedDependency[ClientContext], sign_in_id: FromPath[
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 
-@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_first_factor", status_code=200)
+@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_first_factor", status_code=200, guards=[rate_limited])
 async def attempt_first_factor(
     request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]
 ) -> Response[bytes]:
     """``strategy=password&password=...``."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
-    strategy = params.required_str("strategy")
-    if strategy != "password":
-        raise errors.form_param_value_invalid("strategy", strategy)
-    password = params.required_str("password")
+    password = password_attempt(params)
     sign_in = await AuthService(ctx.instance).attempt_first_factor(ctx.client, sign_in_id, password=password)
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 
-@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_second_factor", status_code=200)
+@post("/v1/client/sign_ins/{sign_in_id:str}/attempt_second_factor", status_code=200, guards=[rate_limited])
 async def attempt_second_factor(
     request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]
 ) -> Response[bytes]:
     """``strategy=totp|backup_code&code=...`` → ``complete`` and a new session."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
-    strategy = params.required_str("strategy")
-    if strategy not in SECOND_FACTOR_STRATEGIES:
-        raise errors.form_param_value_invalid("strategy", strategy)
-    code = params.required_str("code")
+    strategy, code = second_factor_attempt(params)
     sign_in = await AuthService(ctx.instance).attempt_second_factor(
         ctx.client, sign_in_id, strategy=strategy, code=code
     )

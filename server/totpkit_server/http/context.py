@@ -16,15 +16,17 @@ from typing import Any, Literal
 
 import msgspec
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 
 from totpkit.types import ClientWrapped
 
 from ..core import errors
+from ..core.request_context import note_caller
 from ..core.tokens import hash_token, new_opaque_token
 from ..services import Instance, Renderer
 from ..storage.records import ClientRecord
 
-__all__ = ("CLIENT_COOKIE", "ClientContext", "cors_headers", "resolve_context")
+__all__ = ("CLIENT_COOKIE", "ClientContext", "cors_headers", "resolve_context", "token_issuer")
 
 CLIENT_COOKIE = "__client"
 Mode = Literal["native", "dev_browser", "cookie"]
@@ -64,10 +66,11 @@ class ClientContext:
         self.request = request
         self.mode = mode
         self.client = client
+        note_caller(client_id=client.id if client is not None else None)
         self._token = token
         self._new_token: str | None = None
         self.dev_browser_hash = dev_browser_hash
-        self.renderer = Renderer(instance, issuer=_issuer(instance, request), origin=request.headers.get("origin"))
+        self.renderer = Renderer(instance, issuer=token_issuer(instance, request), origin=request.headers.get("origin"))
 
     async def ensure_client(self) -> ClientRecord:
         """The caller's client, created (and its token handed out) if there is none yet."""
@@ -83,6 +86,7 @@ class ClientContext:
         if self.dev_browser_hash is not None:
             await instance.store.bind_dev_browser(self.dev_browser_hash, client.id)
         self.client, self._token, self._new_token = client, token, token
+        note_caller(client_id=client.id)
         return client
 
     def respond(self, content: bytes, *, status_code: int = 200) -> Response[bytes]:
@@ -118,10 +122,14 @@ class ClientContext:
         )
 
 
-def _issuer(instance: Instance, request: Request[Any, Any, Any]) -> str:
+def token_issuer(instance: Instance, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The ``iss`` of session tokens minted (and verified) for ``connection``.
+
+    ``config.issuer_url`` if set, else the connection's base URL plus ``path_prefix``.
+    """
     if instance.config.issuer_url:
         return instance.config.issuer_url
-    base = str(request.base_url).rstrip("/")
+    base = str(connection.base_url).rstrip("/")
     return base + instance.config.path_prefix.rstrip("/")
 
 

@@ -8,7 +8,6 @@ logged and answered with 500 ``internal_clerk_error`` and no details.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import msgspec
@@ -19,6 +18,7 @@ from litestar.exceptions.responses import create_exception_response
 from totpkit.types import ClerkErrors
 
 from ..core import errors
+from ..core.request_context import current_request, random_trace_id
 from .context import cors_headers
 from .deps import INSTANCE_STATE_KEY
 
@@ -46,9 +46,12 @@ def to_clerk_exception(exc: Exception, *, method: str = "") -> errors.ClerkAPIEx
 
 
 def _trace_id(request: Request[Any, Any, Any]) -> str:
+    """The request's trace id (see :mod:`.tracing`); a new one where none is bound (an unmatched path)."""
+    context = current_request()
+    if context is not None:
+        return context.trace_id
     instance = request.app.state.get(INSTANCE_STATE_KEY)
-    random_bytes = instance.random_bytes if instance is not None else os.urandom
-    return random_bytes(16).hex()
+    return instance.config.trace_id_factory() if instance is not None else random_trace_id()
 
 
 def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

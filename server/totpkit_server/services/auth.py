@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..core import errors
+from ..core.audit import AuditEvent, AuditOutcome
+from ..core.request_context import note_caller
 from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
 from .instance import Instance
 from .mfa import MFAService
@@ -43,10 +45,11 @@ class AuthService:
         if password is not None:
             hashed = user.password_hash if user is not None else None
             if not instance.config.password_hasher.verify(hashed, password):
+                await self._audit_first_factor(user, AuditOutcome.FAILURE, None)
                 raise errors.form_identifier_not_found() if user is None else errors.form_password_incorrect()
         if user is None:
             raise errors.form_identifier_not_found()
-        self.mfa.ensure_not_locked(user)
+        await self.mfa.refuse_if_locked(user, AuditEvent.SIGN_IN_FIRST_FACTOR)
         client = await ensure_client()
         now = instance.now_ms()
         sign_in = SignInRecord(
@@ -97,11 +100,14 @@ class AuthService:
         if sign_in.status != "needs_first_factor":
             raise errors.client_state_invalid("attempt_first_factor")
         user = await self._user_of(sign_in)
-        self.mfa.ensure_not_locked(user)
+        await self.mfa.refuse_if_locked(
+            user, AuditEvent.SIGN_IN_FIRST_FACTOR, strategy="password", sign_in_id=sign_in.id
+        )
         if not self.instance.config.password_hasher.verify(user.password_hash, password):
             sign_in.first_factor_strategy = "password"
             sign_in.first_factor_attempts += 1
             await self.instance.store.update_sign_in(sign_in)
+            await self._audit_first_factor(user, AuditOutcome.FAILURE, sign_in)
             raise errors.form_password_incorrect()
         return await self._first_factor_passed(client, sign_in, user)
 
@@ -112,6 +118,7 @@ class AuthService:
         sign_in.first_factor_verified_at = now
         sign_in.first_factor_attempts += 1
         sign_in.updated_at = now
+        await self._audit_first_factor(user, AuditOutcome.SUCCESS, sign_in)
         if (await self.mfa.state(user.id)).has_totp:
             sign_in.status = "needs_second_factor"
             await self.instance.store.update_sign_in(sign_in)
@@ -132,14 +139,14 @@ class AuthService:
         state_factors = {f.strategy for f in (await self.mfa.state(user.id)).second_factors()}
         if strategy not in state_factors:
             raise errors.strategy_for_user_invalid()
-        self.mfa.ensure_not_locked(user)
+        await self.mfa.refuse_if_locked(user, AuditEvent.VERIFICATION_FAILED, factor=strategy, purpose="sign_in")
         sign_in.second_factor_strategy = strategy
         if not await self.mfa.check_second_factor(user, strategy, code):
             await self.instance.store.record_second_factor_failure(sign_in.id)
             sign_in.second_factor_attempts += 1
             sign_in.updated_at = self.instance.now_ms()
             await self.instance.store.update_sign_in(sign_in)
-            await self.mfa.register_failure(user)
+            await self.mfa.register_failure(user, warn=True)
             raise errors.form_code_incorrect()
         await self.instance.store.reset_verification_failures(user.id)
         sign_in.second_factor_verified = True
@@ -178,7 +185,34 @@ class AuthService:
         user.last_active_at = now
         user.updated_at = now
         await instance.store.update_user(user)
+        await instance.audit(
+            AuditEvent.SIGN_IN_COMPLETED,
+            user_id=user.id,
+            client_id=client.id,
+            session_id=session.id,
+            detail={
+                "sign_in_id": sign_in.id,
+                "first_factor": sign_in.first_factor_strategy,
+                "second_factor": sign_in.second_factor_strategy if second_factor else None,
+            },
+        )
         return sign_in
+
+    async def _audit_first_factor(
+        self, user: UserRecord | None, outcome: AuditOutcome, sign_in: SignInRecord | None
+    ) -> None:
+        """``sign_in.first_factor`` (password); an unknown identifier is recorded without a user (or the identifier)."""
+        await self.instance.audit(
+            AuditEvent.SIGN_IN_FIRST_FACTOR,
+            outcome,
+            user_id=user.id if user is not None else None,
+            client_id=sign_in.client_id if sign_in is not None else None,
+            detail={
+                "strategy": "password",
+                "sign_in_id": sign_in.id if sign_in is not None else None,
+                "reason": "identifier_not_found" if user is None else None,
+            },
+        )
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -191,6 +225,7 @@ class AuthService:
         session = await self.instance.store.get_session(session_id)
         if client is None or session is None or session.client_id != client.id:
             raise errors.resource_not_found(f"No session was found with id {session_id[:64]}")
+        note_caller(session_id=session.id)
         return session, client
 
     async def live_session(self, client: ClientRecord | None, session_id: str) -> SessionRecord:
@@ -234,6 +269,13 @@ class AuthService:
             session.status = status
             session.updated_at = self.instance.now_ms()
             await self.instance.store.update_session(session)
+            await self.instance.audit(
+                AuditEvent.SESSION_ENDED,
+                user_id=session.user_id,
+                client_id=session.client_id,
+                session_id=session.id,
+                detail={"status": status},
+            )
 
     async def sign_out(self, client: ClientRecord) -> ClientRecord:
         """End every session of the client and drop its sign-in in progress."""
@@ -266,4 +308,5 @@ class AuthService:
         user = await self.instance.store.get_user(session.user_id)
         if user is None:
             raise errors.authentication_invalid()
+        note_caller(session_id=session.id)
         return user, session

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..config import TOTPKitConfig
+from ..core.audit import AuditDetail, AuditEvent, AuditOutcome
 from ..keys import InstanceKeys
 from ..storage.base import Store
+from .audit import record_audit_event
 
 __all__ = ("Instance",)
 
@@ -42,3 +44,22 @@ class Instance:
     def lockout_ms(self) -> int:
         """How long a lockout lasts, in milliseconds."""
         return self.config.lockout_duration * 1000
+
+    async def audit(
+        self,
+        event: AuditEvent,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        *,
+        user_id: str | None,
+        client_id: str | None = None,
+        session_id: str | None = None,
+        detail: AuditDetail | None = None,
+    ) -> None:
+        """Record a security event in the audit log (see :func:`~.audit.record_audit_event`).
+
+        Call it where the outcome is known and before raising the operation's error. Never pass a
+        secret, code, password, token or otpauth URI in ``detail`` (such keys raise ValueError).
+        """
+        await record_audit_event(
+            self, event, outcome, user_id=user_id, client_id=client_id, session_id=session_id, detail=detail
+        )

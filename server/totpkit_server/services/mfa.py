@@ -13,9 +13,17 @@ import math
 from totpkit.types import TOTP, BackupCodes, DeletedObject, SignInFactor
 
 from ..core import errors
-from ..core.backup_codes import backup_code_matches, digest_backup_code, generate_backup_codes, is_bcrypt_digest
+from ..core.audit import AuditEvent, AuditOutcome
+from ..core.backup_codes import (
+    backup_code_matches,
+    digest_backup_code,
+    digests_worth_checking,
+    generate_backup_codes,
+    is_bcrypt_digest,
+)
 from ..core.otp import find_matching_step, generate_secret, otpauth_uri
 from ..core.sealing import SealingError
+from ..key_rotation import reseal_if_stale
 from ..storage.records import BackupCodeRecord, TOTPRecord, UserRecord
 from .instance import Instance
 
@@ -25,6 +33,9 @@ logger = logging.getLogger("totpkit.mfa")
 
 MAX_CODE_LENGTH = 64
 """Codes longer than this are rejected without any hashing (bounded CPU per attempt)."""
+
+LOCKOUT_WARNING_ATTEMPTS = 2
+"""A wrong code that leaves this many attempts or fewer (but not none) is answered with a warning."""
 
 
 class MFAState:
@@ -62,13 +73,18 @@ class MFAService:
     # --- lockout --------------------------------------------------------------------------------
 
     def ensure_not_locked(self, user: UserRecord) -> None:
-        """Raise ``user_locked`` while the user's lockout lasts."""
+        """Raise ``user_locked`` (with the seconds left) while the user's lockout or Backend API lock lasts."""
         now = self.instance.now_ms()
         if user.locked_until is not None and user.locked_until > now:
             raise errors.user_locked(math.ceil((user.locked_until - now) / 1000))
 
-    async def register_failure(self, user: UserRecord) -> None:
-        """Count a failed verification; raises ``user_locked`` if this one locked the user."""
+    async def register_failure(self, user: UserRecord, *, warn: bool = False) -> None:
+        """Count a failed verification; raises 403 ``user_locked`` if this one locked the user.
+
+        With ``warn`` (the Frontend API's code forms), a failure that leaves only 1 or
+        :data:`LOCKOUT_WARNING_ATTEMPTS` attempts raises 422 ``account_lockout_warning`` instead of
+        returning. Otherwise it returns and the caller raises its own wrong-code error.
+        """
         config = self.instance.config
         updated = await self.instance.store.register_verification_failure(
             user.id,
@@ -77,7 +93,24 @@ class MFAService:
             lockout_ms=self.instance.lockout_ms,
         )
         if updated is not None:
+            if 0 < config.lockout_max_attempts == updated.failed_attempts:  # exactly the failure that locked
+                await self.instance.audit(
+                    AuditEvent.USER_LOCKED,
+                    user_id=user.id,
+                    detail={"reason": "failed_verifications", "failed_attempts": updated.failed_attempts},
+                )
             self.ensure_not_locked(updated)
+            remaining = config.lockout_max_attempts - updated.failed_attempts
+            if warn and config.lockout_max_attempts > 0 and 0 < remaining <= LOCKOUT_WARNING_ATTEMPTS:
+                raise errors.account_lockout_warning(remaining)
+
+    async def refuse_if_locked(self, user: UserRecord, event: AuditEvent, **detail: str) -> None:
+        """:meth:`ensure_not_locked`, recording ``event`` with outcome ``denied`` before refusing."""
+        try:
+            self.ensure_not_locked(user)
+        except errors.ClerkAPIException:
+            await self.instance.audit(event, AuditOutcome.DENIED, user_id=user.id, detail=detail)
+            raise
 
     # --- TOTP -----------------------------------------------------------------------------------
 
@@ -126,6 +159,7 @@ class MFAService:
         )
         if not await instance.store.replace_pending_totp(record):
             raise errors.totp_already_enabled()
+        await instance.audit(AuditEvent.TOTP_ENROLMENT_STARTED, user_id=user.id, detail={"totp_id": record.id})
         uri = otpauth_uri(
             secret,
             issuer=config.totp_issuer,
@@ -147,10 +181,11 @@ class MFAService:
             raise errors.resource_not_found("No TOTP was found for this user. Create one first.")
         if totp.verified:
             raise errors.totp_already_enabled()
-        self.ensure_not_locked(user)
+        await self.refuse_if_locked(user, AuditEvent.VERIFICATION_FAILED, factor="totp", purpose="enrolment")
         step = self._match(self._unseal(totp), code)
         if step is None:
-            await self.register_failure(user)
+            await self._audit_failed_code(user, "totp", "enrolment")
+            await self.register_failure(user, warn=True)
             raise errors.form_code_incorrect()
         codes = await self._first_backup_codes(user.id)
         now = instance.now_ms()
@@ -158,7 +193,11 @@ class MFAService:
         if not await instance.store.complete_totp_enrolment(
             user_id=user.id, totp_id=totp.id, step=step, at=now, backup_codes=records
         ):
+            await self._audit_failed_code(user, "totp", "enrolment")
             raise errors.form_code_incorrect()
+        await instance.audit(AuditEvent.TOTP_ENROLLED, user_id=user.id, detail={"totp_id": totp.id})
+        if codes:
+            await self._audit_codes_generated(user, len(codes), "enrolment")
         return TOTP(
             id=totp.id,
             secret=None,
@@ -174,6 +213,9 @@ class MFAService:
         deleted = await self.instance.store.disable_totp(user.id, self.instance.now_ms())
         if deleted is None:
             raise errors.resource_not_found("No TOTP was found for this user.")
+        await self.instance.audit(
+            AuditEvent.TOTP_DISABLED, user_id=user.id, detail={"totp_id": deleted.id, "was_verified": deleted.verified}
+        )
         return DeletedObject(object="totp", id=deleted.id, deleted=True)
 
     # --- backup codes ---------------------------------------------------------------------------
@@ -213,35 +255,71 @@ class MFAService:
         set_id = instance.new_id("bcode")
         codes = self._generate_codes()
         await instance.store.replace_backup_codes(user.id, self._code_records(user.id, codes, now, set_id))
+        await self._audit_codes_generated(user, len(codes), "regenerated")
         return BackupCodes(id=set_id, codes=codes, created_at=now, updated_at=now)
+
+    async def _audit_codes_generated(self, user: UserRecord, count: int, reason: str) -> None:
+        await self.instance.audit(
+            AuditEvent.BACKUP_CODES_GENERATED, user_id=user.id, detail={"count": count, "reason": reason}
+        )
 
     # --- second factor --------------------------------------------------------------------------
 
-    async def check_second_factor(self, user: UserRecord, strategy: str, code: str) -> bool:
+    async def check_second_factor(
+        self, user: UserRecord, strategy: str, code: str, *, purpose: str = "sign_in"
+    ) -> bool:
         """Whether ``code`` is a valid, unused ``totp`` or ``backup_code`` of the user; consumes it if so.
 
-        Does not count failures; the caller decides (sign-in, reverification, BAPI).
+        Does not count failures; the caller decides (sign-in, reverification, BAPI). Audited either
+        way, with ``purpose`` (``sign_in``, ``reverification``, ``backend_api``): ``totp.verified`` or
+        ``backup_code.used`` on success, ``verification.failed`` otherwise.
         """
         if strategy == "totp":
-            return await self._consume_totp(user, code)
-        return await self._consume_backup_code(user, code)
+            accepted = await self._consume_totp(user, code)
+            if accepted:
+                await self.instance.audit(AuditEvent.TOTP_VERIFIED, user_id=user.id, detail={"purpose": purpose})
+        else:
+            accepted = await self._consume_backup_code(user, code)
+            if accepted:
+                remaining = len(await self.instance.store.list_unused_backup_codes(user.id))
+                await self.instance.audit(
+                    AuditEvent.BACKUP_CODE_USED, user_id=user.id, detail={"purpose": purpose, "remaining": remaining}
+                )
+        if not accepted:
+            await self._audit_failed_code(user, strategy, purpose)
+        return accepted
+
+    async def _audit_failed_code(self, user: UserRecord, factor: str, purpose: str) -> None:
+        await self.instance.audit(
+            AuditEvent.VERIFICATION_FAILED,
+            AuditOutcome.FAILURE,
+            user_id=user.id,
+            detail={"factor": factor, "purpose": purpose},
+        )
 
     async def _consume_totp(self, user: UserRecord, code: str) -> bool:
         totp = await self.instance.store.get_totp(user.id)
         if totp is None or not totp.verified:
             return False
-        step = self._match(self._unseal(totp), code)
-        if step is None:
+        secret = self._unseal(totp)
+        step = self._match(secret, code)
+        if step is None or not await self.instance.store.consume_totp_step(user.id, step, self.instance.now_ms()):
             return False
-        return await self.instance.store.consume_totp_step(user.id, step, self.instance.now_ms())
+        # after a key rotation: move this secret to the active sealing key (compare-and-set; lazy re-seal)
+        await reseal_if_stale(
+            self.instance.store, self.instance.keys.key_ring, totp, secret.encode("ascii"), self.instance.random_bytes
+        )
+        return True
 
     async def _consume_backup_code(self, user: UserRecord, code: str) -> bool:
         if not code or len(code) > MAX_CODE_LENGTH:
             return False
         key_ring = self.instance.keys.key_ring
         matched: BackupCodeRecord | None = None
-        for record in await self.instance.store.list_unused_backup_codes(user.id):
-            if backup_code_matches(key_ring, code, record.digest, user_id=user.id) and matched is None:
+        records = await self.instance.store.list_unused_backup_codes(user.id)
+        checked = digests_worth_checking([record.digest for record in records])  # bounded bcrypt work
+        for record, check in zip(records, checked, strict=True):
+            if check and backup_code_matches(key_ring, code, record.digest, user_id=user.id) and matched is None:
                 matched = record
         if matched is None:
             return False
@@ -279,3 +357,11 @@ class MFAService:
                 for index, code in enumerate(backup_codes)
             ]
             await instance.store.replace_backup_codes(user.id, records)
+        await instance.audit(
+            AuditEvent.MFA_IMPORTED,
+            user_id=user.id,
+            detail={
+                "totp": totp_secret is not None,
+                "backup_codes": None if backup_codes is None else len(backup_codes),
+            },
+        )

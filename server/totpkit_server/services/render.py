@@ -143,11 +143,15 @@ class Renderer:
             supported_identifiers=["email_address"],
             supported_first_factors=[SignInFactor(strategy="password")] if user is not None else [],
             supported_second_factors=second_factors,
-            first_factor_verification=_verification(
-                sign_in.first_factor_strategy, sign_in.first_factor_verified, sign_in.first_factor_attempts
+            first_factor_verification=Verification.of_factor(
+                sign_in.first_factor_strategy,
+                verified=sign_in.first_factor_verified,
+                attempts=sign_in.first_factor_attempts,
             ),
-            second_factor_verification=_verification(
-                sign_in.second_factor_strategy, sign_in.second_factor_verified, sign_in.second_factor_attempts
+            second_factor_verification=Verification.of_factor(
+                sign_in.second_factor_strategy,
+                verified=sign_in.second_factor_verified,
+                attempts=sign_in.second_factor_attempts,
             ),
             identifier=sign_in.identifier,
             user_data=SignInUserData(first_name=user.first_name, last_name=user.last_name) if user else None,
@@ -176,16 +180,3 @@ class Renderer:
             created_at=client.created_at,
             updated_at=client.updated_at,
         )
-
-
-def _verification(strategy: str | None, verified: bool, attempts: int) -> Verification | None:
-    """The verification stub of a factor, or ``None`` before the factor was attempted."""
-    if strategy is None:
-        return None
-    return Verification(
-        object=f"verification_{strategy}",
-        status="verified" if verified else "unverified",
-        strategy=strategy,
-        attempts=attempts,
-        expire_at=None,
-    )

@@ -4,13 +4,26 @@ This package imports no database driver; import a backend module (``storage.sqli
 """
 
 from .base import DuplicateError, Store
-from .records import BackupCodeRecord, ClientRecord, SessionRecord, SignInRecord, TOTPRecord, UserRecord
+from .records import (
+    AuditEventRecord,
+    BackupCodeRecord,
+    ClientRecord,
+    SealingKeyUsage,
+    SessionRecord,
+    SessionVerificationRecord,
+    SignInRecord,
+    TOTPRecord,
+    UserRecord,
+)
 
 __all__ = (
+    "AuditEventRecord",
     "BackupCodeRecord",
     "ClientRecord",
     "DuplicateError",
+    "SealingKeyUsage",
     "SessionRecord",
+    "SessionVerificationRecord",
     "SignInRecord",
     "Store",
     "TOTPRecord",

@@ -124,12 +124,31 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
         """,
     ),
-    # 4: request-rate limits per client and per IP address (fixed windows, shared by every process)
+    # 4: request-rate limits per client and per IP address (fixed windows, shared by every process);
+    # the index lets each hit prune the rows of ended windows cheaply
     """
     CREATE TABLE rate_limits (
         bucket TEXT PRIMARY KEY,
         window_start INTEGER NOT NULL,
         hits INTEGER NOT NULL
+    );
+    CREATE INDEX rate_limits_window_start ON rate_limits(window_start)
+    """,
+    # 5: the reverification (step-up) in progress of a session (POST /v1/client/sessions/{id}/verify)
+    """
+    CREATE TABLE session_verifications (
+        session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        level TEXT NOT NULL,
+        status TEXT NOT NULL,
+        first_factor_strategy TEXT,
+        first_factor_verified INTEGER NOT NULL DEFAULT 0,
+        first_factor_attempts INTEGER NOT NULL DEFAULT 0,
+        second_factor_strategy TEXT,
+        second_factor_verified INTEGER NOT NULL DEFAULT 0,
+        second_factor_attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
     )
     """,
 )

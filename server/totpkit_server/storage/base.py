@@ -8,9 +8,20 @@ when two callers race, across processes too. Nothing here is SQLite-specific.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from types import TracebackType
 
-from .records import BackupCodeRecord, ClientRecord, SessionRecord, SignInRecord, TOTPRecord, UserRecord
+from .records import (
+    AuditEventRecord,
+    BackupCodeRecord,
+    ClientRecord,
+    SealingKeyUsage,
+    SessionRecord,
+    SessionVerificationRecord,
+    SignInRecord,
+    TOTPRecord,
+    UserRecord,
+)
 
 __all__ = ("DuplicateError", "Store")
 
@@ -73,11 +84,38 @@ class Store(ABC):
     ) -> UserRecord | None:
         """Atomically count one failed verification; lock the user until ``at + lockout_ms`` on reaching
         ``max_attempts`` (``0`` disables locking). Returns the updated user, or ``None`` if unknown.
+
+        After a lockout has ended (``locked_until <= at``) the count starts again at 1 and the lock is
+        cleared; a running lockout is kept as it is, never extended.
         """
 
     @abstractmethod
     async def reset_verification_failures(self, user_id: str) -> None:
-        """Clear the failed-verification counter and any lock (after a successful verification)."""
+        """Clear the failed-verification counter and any lock (after a successful verification).
+
+        Only a user with a non-zero count is touched, so a :meth:`lock_user` lock (which zeroes the
+        count) survives a verification that passed the lock check just before the lock was set.
+        """
+
+    @abstractmethod
+    async def lock_user(self, user_id: str, *, at: int, lockout_ms: int) -> UserRecord | None:
+        """Lock the user like a lockout that ends at ``at + lockout_ms`` (the Backend API's lock).
+
+        Atomically: ``locked_until`` becomes the later of its current value and ``at + lockout_ms``
+        (a longer lockout in progress is never shortened), ``failed_attempts = 0`` and
+        ``updated_at = at``. The lock then ends by itself like any lockout, or earlier through
+        :meth:`unlock_user`; ``lockout_ms = 0`` locks nothing. Returns the updated user, or
+        ``None`` (and changes nothing) if there is no such user.
+        """
+
+    @abstractmethod
+    async def unlock_user(self, user_id: str, at: int) -> UserRecord | None:
+        """Lift the user's lock or lockout at once; ``updated_at = at``.
+
+        In one statement ``locked_until`` and the failed-verification counter are cleared.
+        Unlocking an unlocked user only moves ``updated_at``. Returns the updated user, or
+        ``None`` if there is no such user.
+        """
 
     # --- TOTP -----------------------------------------------------------------------------------
 
@@ -146,6 +184,53 @@ class Store(ABC):
     async def consume_backup_code(self, code_id: str, at: int) -> bool:
         """Mark a backup code used. Atomic: of concurrent calls for one code, exactly one gets ``True``."""
 
+    @abstractmethod
+    async def delete_backup_codes(self, user_id: str, at: int) -> int:
+        """Delete all of the user's backup codes (used or not); returns how many of them were unused.
+
+        When any was unused, the user's ``updated_at`` becomes ``at`` in the same transaction. The
+        TOTP and ``mfa_disabled_at`` are untouched (backup codes alone are not a second factor).
+        """
+
+    @abstractmethod
+    async def disable_mfa(self, user_id: str, at: int) -> tuple[TOTPRecord | None, int]:
+        """Delete the user's TOTP (verified or pending) and all backup codes in one transaction.
+
+        Sets ``mfa_disabled_at`` when a verified TOTP was deleted, and ``updated_at`` when a TOTP or
+        an unused backup code was; a user without MFA state is left as is. Returns the deleted TOTP
+        (or ``None``) and how many unused backup codes were deleted.
+        """
+
+    # --- sealing keys (rotation) ----------------------------------------------------------------
+
+    @abstractmethod
+    async def sealing_key_usage(self) -> dict[str, SealingKeyUsage]:
+        """Per key id, what the stored values still need from the sealing key ring.
+
+        The key id is read from the stored text: ``v1.<key_id>.…`` sealed TOTP secrets (verified or
+        pending) and ``h1.<key_id>.…`` digests of *unused* backup codes. Used codes, imported bcrypt
+        digests and values in neither format are not counted. Keys that protect nothing are absent.
+        """
+
+    @abstractmethod
+    async def list_totps_sealed_with(
+        self, key_id: str, *, after_id: str | None = None, limit: int = 100
+    ) -> list[TOTPRecord]:
+        """Up to ``limit`` TOTPs whose secret is sealed under ``key_id``, ordered by TOTP id.
+
+        Only ids greater than ``after_id`` are returned (keyset pagination), so a caller walking the
+        batches visits each row once even when some rows cannot be re-sealed.
+        """
+
+    @abstractmethod
+    async def reseal_totp(self, totp_id: str, *, old_sealed: str, new_sealed: str) -> bool:
+        """Replace the sealed secret of TOTP ``totp_id`` with ``new_sealed`` (same secret, new key).
+
+        Atomic compare-and-set on ``sealed_secret = old_sealed``: returns ``False`` and changes nothing
+        when the row is gone or was replaced meanwhile (a concurrent enrolment), so a re-seal never
+        overwrites a newer secret. Nothing else changes: not ``last_used_step``, not ``updated_at``.
+        """
+
     # --- clients and dev browsers ---------------------------------------------------------------
 
     @abstractmethod
@@ -194,6 +279,22 @@ class Store(ABC):
     async def update_session(self, session: SessionRecord) -> None:
         """Overwrite the mutable fields of a session. No-op if absent."""
 
+    @abstractmethod
+    async def mark_session_factor_verified(self, session_id: str, factor: str, at: int) -> bool:
+        """Set ``first_factor_at`` (``factor="first_factor"``) or ``second_factor_at`` (``"second_factor"``)
+        and ``updated_at`` to ``at``, only while the session is ``active`` or ``pending``.
+
+        One statement, so a session ended concurrently stays ended. Returns whether it was updated.
+        """
+
+    @abstractmethod
+    async def save_session_verification(self, verification: SessionVerificationRecord) -> None:
+        """Insert the session's reverification, or overwrite the one it has (one per session)."""
+
+    @abstractmethod
+    async def get_session_verification(self, session_id: str) -> SessionVerificationRecord | None:
+        """The session's reverification in progress (or finished), or ``None``."""
+
     # --- sign-ins -------------------------------------------------------------------------------
 
     @abstractmethod
@@ -211,3 +312,48 @@ class Store(ABC):
     @abstractmethod
     async def record_second_factor_failure(self, sign_in_id: str) -> None:
         """Atomically add one to the sign-in's second-factor attempts."""
+
+    # --- request-rate limits --------------------------------------------------------------------
+
+    @abstractmethod
+    async def hit_rate_limits(self, buckets: Sequence[str], *, window_start: int) -> list[int]:
+        """Count one request in each of ``buckets`` for the window starting at ``window_start`` (Unix ms).
+
+        Returns each bucket's count in that window, this request included, in the order given. In
+        one transaction, atomic across processes sharing the database: of ``n`` concurrent hits on
+        one bucket, the counts returned are exactly ``k+1 .. k+n``. Every row of an ended window
+        (``window_start`` below this one) is deleted first, so the table holds at most one row per
+        bucket seen in the current window and a bucket's first hit in a new window counts 1. A row
+        of a *later* window (a process whose clock runs ahead) is counted in that later window.
+        An empty ``buckets`` changes nothing and returns ``[]``.
+        """
+
+    # --- audit log (public: host apps read it through the ``totpkit_store`` dependency) ---------
+
+    @abstractmethod
+    async def append_audit_event(self, event: AuditEventRecord) -> int:
+        """Append ``event`` to the audit log and return its sequence number (``event.seq`` is ignored).
+
+        Sequence numbers only grow, in append order, also across processes sharing the database.
+        The log is append-only: no method updates or deletes an entry, and backends refuse it
+        (SQLite by triggers). Entries outlive the user they name. Raises
+        :class:`DuplicateError` if ``event.id`` was used already.
+        """
+
+    @abstractmethod
+    async def list_audit_events(
+        self,
+        *,
+        user_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEventRecord]:
+        """Audit events in append order (ascending ``seq``), each with its ``seq`` set.
+
+        Filters combine: ``user_id`` exactly; ``since <= at < until`` (Unix ms; either bound may be
+        ``None``); only ``seq > after_seq``, so passing the last ``seq`` of a page gets the next page.
+        At most ``limit`` events, which must be 1-1000 (ValueError otherwise). An unknown user or an
+        empty range gives ``[]``.
+        """

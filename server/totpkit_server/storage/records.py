@@ -10,9 +10,12 @@ from __future__ import annotations
 import msgspec
 
 __all__ = (
+    "AuditEventRecord",
     "BackupCodeRecord",
     "ClientRecord",
+    "SealingKeyUsage",
     "SessionRecord",
+    "SessionVerificationRecord",
     "SignInRecord",
     "TOTPRecord",
     "UserRecord",
@@ -36,6 +39,7 @@ class UserRecord(msgspec.Struct, kw_only=True):
     mfa_disabled_at: int | None = None
     failed_attempts: int = 0
     locked_until: int | None = None
+    """Until when (Unix ms) the user is locked: by failed verifications or through the Backend API."""
 
 
 class TOTPRecord(msgspec.Struct, kw_only=True):
@@ -93,6 +97,28 @@ class SessionRecord(msgspec.Struct, kw_only=True):
     second_factor_at: int | None = None
 
 
+class SessionVerificationRecord(msgspec.Struct, kw_only=True):
+    """The reverification (step-up) in progress for a session; at most one per session.
+
+    ``level`` is the effective level (``second_factor`` falls back to ``first_factor`` for a user
+    without a second factor); ``status`` is ``needs_first_factor``, ``needs_second_factor`` or
+    ``complete``. A new ``POST .../verify`` replaces the record.
+    """
+
+    session_id: str
+    user_id: str
+    level: str
+    status: str
+    first_factor_strategy: str | None = None
+    first_factor_verified: bool = False
+    first_factor_attempts: int = 0
+    second_factor_strategy: str | None = None
+    second_factor_verified: bool = False
+    second_factor_attempts: int = 0
+    created_at: int
+    updated_at: int
+
+
 class SignInRecord(msgspec.Struct, kw_only=True):
     """A sign-in attempt of a client."""
 
@@ -112,3 +138,43 @@ class SignInRecord(msgspec.Struct, kw_only=True):
     created_at: int
     updated_at: int
     abandon_at: int
+
+
+class SealingKeyUsage(msgspec.Struct, kw_only=True):
+    """What one key of the sealing key ring still protects (a count, not a stored row).
+
+    ``totp_secrets`` counts TOTP credentials (verified or pending) whose ``sealed_secret`` names the
+    key; ``backup_codes`` counts *unused* backup codes whose keyed digest names it (used codes are
+    never checked again; imported bcrypt digests name no key).
+    """
+
+    key_id: str
+    totp_secrets: int = 0
+    backup_codes: int = 0
+
+    @property
+    def total(self) -> int:
+        """Everything that becomes unusable if the key is lost."""
+        return self.totp_secrets + self.backup_codes
+
+
+class AuditEventRecord(msgspec.Struct, kw_only=True):
+    """One entry of the append-only audit log (see :mod:`totpkit_server.core.audit` for ``event``).
+
+    ``seq`` is the append order, given by the store (``None`` before appending); ``at`` the event
+    time in Unix ms; ``ip``, ``trace_id``, ``client_id`` and ``session_id`` describe the request that
+    caused it (``None`` outside a request, e.g. the CLI). ``detail`` is a flat map of facts that never
+    holds a secret, a code, a password, a token or an otpauth URI.
+    """
+
+    seq: int | None = None
+    id: str
+    at: int
+    event: str
+    outcome: str
+    user_id: str | None = None
+    client_id: str | None = None
+    session_id: str | None = None
+    ip: str | None = None
+    trace_id: str | None = None
+    detail: dict[str, str | int | bool | None] = msgspec.field(default_factory=dict)

@@ -22,7 +22,17 @@ import msgspec
 
 from ._sqlite_migrations import MIGRATIONS
 from .base import DuplicateError, Store
-from .records import BackupCodeRecord, ClientRecord, SessionRecord, SignInRecord, TOTPRecord, UserRecord
+from .records import (
+    AuditEventRecord,
+    BackupCodeRecord,
+    ClientRecord,
+    SealingKeyUsage,
+    SessionRecord,
+    SessionVerificationRecord,
+    SignInRecord,
+    TOTPRecord,
+    UserRecord,
+)
 
 __all__ = ("SQLiteStore",)
 
@@ -33,8 +43,18 @@ _USER_COLUMNS = (
     "last_active_at, mfa_enabled_at, mfa_disabled_at, failed_attempts, locked_until"
 )
 # What update_user writes: everything but the lockout counters, which only the atomic
-# register/reset methods change (a stale record must never undo a concurrent failure count).
+# register/reset/lock/unlock methods change (a stale record must never undo them).
 _USER_PROFILE_COLUMNS = _USER_COLUMNS.replace(", failed_attempts, locked_until", "")
+# One failed verification: an ended lockout starts a fresh count; a running lockout is never
+# extended (a request that passed the lock check just before it began still counts, nothing more).
+_NEW_FAILURE_COUNT = "CASE WHEN locked_until <= :at THEN 1 ELSE failed_attempts + 1 END"
+_COUNT_FAILURE = (
+    f"UPDATE users SET failed_attempts = {_NEW_FAILURE_COUNT}, locked_until = CASE "
+    "WHEN locked_until > :at THEN locked_until "
+    f"WHEN :max > 0 AND {_NEW_FAILURE_COUNT} >= :max THEN :until "
+    "WHEN locked_until <= :at THEN NULL ELSE locked_until END "
+    "WHERE id = :id"
+)
 _TOTP_COLUMNS = "id, user_id, sealed_secret, verified, last_used_step, created_at, updated_at"
 _CODE_COLUMNS = "id, user_id, set_id, digest, used_at, created_at"
 _CLIENT_COLUMNS = (
@@ -49,6 +69,10 @@ _SIGN_IN_COLUMNS = (
     "first_factor_attempts, first_factor_verified_at, second_factor_strategy, second_factor_verified, "
     "second_factor_attempts, "
     "created_session_id, created_at, updated_at, abandon_at"
+)
+_SESSION_VERIFICATION_COLUMNS = (
+    "session_id, user_id, level, status, first_factor_strategy, first_factor_verified, first_factor_attempts, "
+    "second_factor_strategy, second_factor_verified, second_factor_attempts, created_at, updated_at"
 )
 
 
@@ -69,6 +93,17 @@ def _placeholders(columns: str) -> str:
 
 def _assignments(columns: str) -> str:
     return ", ".join(f"{c.strip()} = ?" for c in columns.split(",")[1:])
+
+
+_AUDIT_COLUMNS = "seq, id, at, event, outcome, user_id, client_id, session_id, ip, trace_id, detail"
+
+
+def _audit_event(row: Sequence[Any]) -> AuditEventRecord:
+    """An audit row as a record (``detail`` is stored as JSON text)."""
+    names = [c.strip() for c in _AUDIT_COLUMNS.split(",")]
+    fields = dict(zip(names, row, strict=True))
+    fields["detail"] = msgspec.json.decode(fields["detail"] or "{}")
+    return msgspec.convert(fields, AuditEventRecord)
 
 
 def _create_private(path: Path) -> None:
@@ -198,12 +233,7 @@ class SQLiteStore(Store):
         self, user_id: str, *, at: int, max_attempts: int, lockout_ms: int
     ) -> UserRecord | None:
         async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE users SET failed_attempts = failed_attempts + 1, "
-                "locked_until = CASE WHEN ? > 0 AND failed_attempts + 1 >= ? THEN ? ELSE locked_until END "
-                "WHERE id = ?",
-                (max_attempts, max_attempts, at + lockout_ms, user_id),
-            )
+            await conn.execute(_COUNT_FAILURE, {"at": at, "max": max_attempts, "until": at + lockout_ms, "id": user_id})
             cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
             row = await cursor.fetchone()
             await cursor.close()
@@ -213,6 +243,29 @@ class SQLiteStore(Store):
         await self._execute(
             "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ? AND failed_attempts > 0",
             (user_id,),
+        )
+
+    async def _update_user_returning(self, sql: str, params: tuple[Any, ...], user_id: str) -> UserRecord | None:
+        async with self._transaction() as conn:
+            await conn.execute(sql, params)
+            cursor = await conn.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+            row = await cursor.fetchone()
+            await cursor.close()
+        return _record(UserRecord, _USER_COLUMNS, row)
+
+    async def lock_user(self, user_id: str, *, at: int, lockout_ms: int) -> UserRecord | None:
+        return await self._update_user_returning(
+            "UPDATE users SET locked_until = MAX(COALESCE(locked_until, 0), ?), failed_attempts = 0, "
+            "updated_at = ? WHERE id = ?",
+            (at + lockout_ms, at, user_id),
+            user_id,
+        )
+
+    async def unlock_user(self, user_id: str, at: int) -> UserRecord | None:
+        return await self._update_user_returning(
+            "UPDATE users SET locked_until = NULL, failed_attempts = 0, updated_at = ? WHERE id = ?",
+            (at, user_id),
+            user_id,
         )
 
     # --- TOTP -----------------------------------------------------------------------------------
@@ -325,6 +378,76 @@ class SQLiteStore(Store):
         )
         return count == 1
 
+    @staticmethod
+    async def _delete_codes(conn: aiosqlite.Connection, user_id: str) -> int:
+        """Delete every backup code of the user; returns how many of them were unused."""
+        cursor = await conn.execute(
+            "SELECT COUNT(*) FROM backup_codes WHERE user_id = ? AND used_at IS NULL", (user_id,)
+        )
+        row = await cursor.fetchone()
+        await cursor.close()
+        await conn.execute("DELETE FROM backup_codes WHERE user_id = ?", (user_id,))
+        return int(row[0]) if row else 0
+
+    async def delete_backup_codes(self, user_id: str, at: int) -> int:
+        async with self._transaction() as conn:
+            unused = await self._delete_codes(conn, user_id)
+            if unused:
+                await conn.execute("UPDATE users SET updated_at = ? WHERE id = ?", (at, user_id))
+        return unused
+
+    async def disable_mfa(self, user_id: str, at: int) -> tuple[TOTPRecord | None, int]:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(f"SELECT {_TOTP_COLUMNS} FROM totp_credentials WHERE user_id = ?", (user_id,))
+            totp = _record(TOTPRecord, _TOTP_COLUMNS, await cursor.fetchone())
+            await cursor.close()
+            await conn.execute("DELETE FROM totp_credentials WHERE user_id = ?", (user_id,))
+            unused_codes = await self._delete_codes(conn, user_id)
+            if totp is not None and totp.verified:
+                await conn.execute("UPDATE users SET mfa_disabled_at = ? WHERE id = ?", (at, user_id))
+            if totp is not None or unused_codes > 0:
+                await conn.execute("UPDATE users SET updated_at = ? WHERE id = ?", (at, user_id))
+        return totp, unused_codes
+
+    # --- sealing keys (rotation) ----------------------------------------------------------------
+
+    async def _count_by_key_id(self, table: str, column: str, version: str, condition: str) -> list[tuple[str, int]]:
+        """``(key_id, count)`` of ``<version>.<key_id>.…`` values in ``table.column`` meeting ``condition``."""
+        key_id = f"substr({column}, 4, instr(substr({column}, 4), '.') - 1)"
+        rows = await self._fetchall(
+            f"SELECT {key_id}, COUNT(*) FROM {table} "
+            f"WHERE {condition} AND substr({column}, 1, 3) = ? AND instr(substr({column}, 4), '.') > 1 "
+            "GROUP BY 1",
+            (f"{version}.",),
+        )
+        return [(str(row[0]), int(row[1])) for row in rows]
+
+    async def sealing_key_usage(self) -> dict[str, SealingKeyUsage]:
+        usage: dict[str, SealingKeyUsage] = {}
+        for key_id, count in await self._count_by_key_id("totp_credentials", "sealed_secret", "v1", "1 = 1"):
+            usage.setdefault(key_id, SealingKeyUsage(key_id=key_id)).totp_secrets = count
+        for key_id, count in await self._count_by_key_id("backup_codes", "digest", "h1", "used_at IS NULL"):
+            usage.setdefault(key_id, SealingKeyUsage(key_id=key_id)).backup_codes = count
+        return usage
+
+    async def list_totps_sealed_with(
+        self, key_id: str, *, after_id: str | None = None, limit: int = 100
+    ) -> list[TOTPRecord]:
+        prefix = f"v1.{key_id}."
+        rows = await self._fetchall(
+            f"SELECT {_TOTP_COLUMNS} FROM totp_credentials "
+            "WHERE substr(sealed_secret, 1, ?) = ? AND id > ? ORDER BY id LIMIT ?",
+            (len(prefix), prefix, after_id or "", limit),
+        )
+        return [totp for row in rows if (totp := _record(TOTPRecord, _TOTP_COLUMNS, row)) is not None]
+
+    async def reseal_totp(self, totp_id: str, *, old_sealed: str, new_sealed: str) -> bool:
+        count = await self._execute(
+            "UPDATE totp_credentials SET sealed_secret = ? WHERE id = ? AND sealed_secret = ?",
+            (new_sealed, totp_id, old_sealed),
+        )
+        return count == 1
+
     # --- clients and dev browsers ---------------------------------------------------------------
 
     async def create_client(self, client: ClientRecord) -> None:
@@ -385,6 +508,27 @@ class SQLiteStore(Store):
             f"UPDATE sessions SET {_assignments(_SESSION_COLUMNS)} WHERE id = ?", (*values[1:], session.id)
         )
 
+    async def mark_session_factor_verified(self, session_id: str, factor: str, at: int) -> bool:
+        column = {"first_factor": "first_factor_at", "second_factor": "second_factor_at"}[factor]
+        updated = await self._execute(
+            f"UPDATE sessions SET {column} = ?, updated_at = ? WHERE id = ? AND status IN ('active', 'pending')",
+            (at, at, session_id),
+        )
+        return updated == 1
+
+    async def save_session_verification(self, verification: SessionVerificationRecord) -> None:
+        await self._execute(
+            f"INSERT OR REPLACE INTO session_verifications ({_SESSION_VERIFICATION_COLUMNS}) "
+            f"VALUES ({_placeholders(_SESSION_VERIFICATION_COLUMNS)})",
+            _values(verification, _SESSION_VERIFICATION_COLUMNS),
+        )
+
+    async def get_session_verification(self, session_id: str) -> SessionVerificationRecord | None:
+        row = await self._fetchone(
+            f"SELECT {_SESSION_VERIFICATION_COLUMNS} FROM session_verifications WHERE session_id = ?", (session_id,)
+        )
+        return _record(SessionVerificationRecord, _SESSION_VERIFICATION_COLUMNS, row)
+
     # --- sign-ins -------------------------------------------------------------------------------
 
     async def create_sign_in(self, sign_in: SignInRecord) -> None:
@@ -407,3 +551,62 @@ class SQLiteStore(Store):
         await self._execute(
             "UPDATE sign_ins SET second_factor_attempts = second_factor_attempts + 1 WHERE id = ?", (sign_in_id,)
         )
+
+    # --- request-rate limits --------------------------------------------------------------------
+
+    async def hit_rate_limits(self, buckets: Sequence[str], *, window_start: int) -> list[int]:
+        if not buckets:
+            return []
+        counts: list[int] = []
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window_start,))
+            for bucket in buckets:
+                cursor = await conn.execute(
+                    "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1) "
+                    "ON CONFLICT (bucket) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                    (bucket, window_start),
+                )
+                row = await cursor.fetchone()
+                await cursor.close()
+                counts.append(int(row[0]) if row is not None else 1)
+        return counts
+
+    # --- audit log ------------------------------------------------------------------------------
+
+    async def append_audit_event(self, event: AuditEventRecord) -> int:
+        columns = _AUDIT_COLUMNS.removeprefix("seq, ")
+        values = (*_values(event, columns)[:-1], msgspec.json.encode(event.detail).decode())
+        async with self._transaction() as conn:
+            try:
+                cursor = await conn.execute(
+                    f"INSERT INTO audit_events ({columns}) VALUES ({_placeholders(columns)})", values
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateError(event.id) from exc
+            seq = cursor.lastrowid
+            await cursor.close()
+        assert seq is not None  # an INSERT into a rowid table always sets it  # noqa: S101
+        return seq
+
+    async def list_audit_events(
+        self,
+        *,
+        user_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[AuditEventRecord]:
+        if not 1 <= limit <= 1000:
+            raise ValueError("limit must be between 1 and 1000")
+        conditions: list[str] = ["seq > ?"]
+        params: list[int | str] = [after_seq]
+        for condition, value in (("user_id = ?", user_id), ("at >= ?", since), ("at < ?", until)):
+            if value is not None:
+                conditions.append(condition)
+                params.append(value)
+        rows = await self._fetchall(
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_events WHERE {' AND '.join(conditions)} ORDER BY seq LIMIT ?",
+            (*params, limit),
+        )
+        return [_audit_event(row) for row in rows]

@@ -1,0 +1,207 @@
+"""``totpkit keys list | rotate | reseal | retire``: key rotation from the command line.
+
+    totpkit keys list    [--data-dir D] [--keys-file F]
+    totpkit keys rotate  [--sealing] [--signing] [--data-dir D] [--keys-file F]
+    totpkit keys reseal  [--batch-size N] [--data-dir D] [--keys-file F]
+    totpkit keys retire  KEY_ID [--data-dir D] [--keys-file F]
+
+The commands edit the keys file a server starts with: ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``),
+else the development keys in ``<data-dir>/keys.json``. The file is replaced atomically and stays
+mode 0600; key material is never printed, only key ids. Servers read their keys at start, so restart
+every server process that uses the file after ``rotate`` and ``retire``. ``rotate`` without
+``--sealing``/``--signing`` rotates both. Exit status: 0 done, 1 refused or incomplete (the message
+says why; nothing was changed by a refusal), 2 no readable keys file or no database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from .config import TOTPKitConfig
+from .core.tokens import SigningKey
+from .key_rotation import (
+    DEFAULT_BATCH_SIZE,
+    KeyRetirementRefused,
+    missing_sealing_keys,
+    reseal_all,
+    retire_key,
+    with_new_sealing_key,
+    with_new_signing_key,
+)
+from .keys import KEYS_FILE, InstanceKeys, KeyConfigurationError, read_keys_file, replace_keys_file
+from .storage.records import SealingKeyUsage
+from .storage.sqlite import SQLiteStore
+
+__all__ = ("add_key_commands",)
+
+_RESTART = "Restart every server process that uses this keys file to apply it."
+_MAX_BATCH_SIZE = 10_000
+
+
+def add_key_commands(
+    key_commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_data_dir: Callable[[argparse.ArgumentParser], argparse.ArgumentParser],
+) -> None:
+    """Register ``list``, ``rotate``, ``reseal`` and ``retire`` under ``totpkit keys``."""
+    listing = with_data_dir(key_commands.add_parser("list", help="show key ids and what each still protects"))
+    listing.set_defaults(func=_list)
+
+    rotate = with_data_dir(key_commands.add_parser("rotate", help="add new keys that seal / sign from now on"))
+    rotate.add_argument("--sealing", action="store_true", help="rotate the sealing key (default: both)")
+    rotate.add_argument("--signing", action="store_true", help="rotate the session-token signing key")
+    rotate.set_defaults(func=_rotate)
+
+    reseal = with_data_dir(key_commands.add_parser("reseal", help="re-seal TOTP secrets under the active key"))
+    reseal.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE)
+    reseal.set_defaults(func=_reseal)
+
+    retire = with_data_dir(key_commands.add_parser("retire", help="remove a sealing or signing key"))
+    retire.add_argument("key_id")
+    retire.set_defaults(func=_retire)
+
+
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= _MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {_MAX_BATCH_SIZE}")
+    return value
+
+
+def _keys_path(args: argparse.Namespace) -> Path:
+    explicit = args.keys_file or os.environ.get("TOTPKIT_KEYS_FILE")
+    return Path(explicit) if explicit else Path(args.data_dir) / KEYS_FILE
+
+
+def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:
+    path = _keys_path(args)
+    if not path.exists():
+        _fail(f"no keys file at {path}; start `totpkit serve` once, or make one with `totpkit keys generate`")
+        return None
+    try:
+        return path, read_keys_file(path)
+    except KeyConfigurationError as exc:
+        _fail(str(exc))
+        return None
+
+
+def _database(args: argparse.Namespace) -> Path | None:
+    """The server's database file; ``None`` (after a message) if it does not exist.
+
+    Never creates one: a usage count taken from a new, empty database would wrongly allow a retire.
+    """
+    path = TOTPKitConfig(data_dir=Path(args.data_dir)).sqlite_path
+    if not path.is_file():
+        _fail(f"no database at {path}; pass the server's --data-dir")
+        return None
+    return path
+
+
+def _usage(database: Path) -> dict[str, SealingKeyUsage]:
+    async def run() -> dict[str, SealingKeyUsage]:
+        async with SQLiteStore(database) as store:
+            return await store.sealing_key_usage()
+
+    return asyncio.run(run())
+
+
+def _fail(message: str) -> None:
+    print(f"totpkit: {message}", file=sys.stderr)
+
+
+def _list(args: argparse.Namespace) -> int:
+    loaded = _read(args)
+    if loaded is None:
+        return 2
+    _, keys = loaded
+    database = _database(args)
+    if database is None:
+        return 2
+    usage = _usage(database)
+    ring = keys.key_ring
+    print("sealing keys (AES-256-GCM; the active one seals new secrets):")
+    for key_id in ring.key_ids:
+        print(_usage_line(key_id, "active" if key_id == ring.active_key_id else "", usage))
+    for missing in missing_sealing_keys(ring, usage):
+        print(_usage_line(missing.key_id, "MISSING", usage))
+    print("signing keys (RS256; the first signs new session tokens, all are published in the JWKS):")
+    for index, key in enumerate(keys.signing_keys):
+        print(f"  {key.kid}  {'signing' if index == 0 else 'published'}")
+    return 0
+
+
+def _usage_line(key_id: str, role: str, usage: Mapping[str, SealingKeyUsage]) -> str:
+    counts = usage.get(key_id, SealingKeyUsage(key_id=key_id))
+    return f"  {key_id}  {role:<7}  TOTP secrets: {counts.totp_secrets}  unused backup codes: {counts.backup_codes}"
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    loaded = _read(args)
+    if loaded is None:
+        return 2
+    path, keys = loaded
+    both = not args.sealing and not args.signing
+    config = TOTPKitConfig(data_dir=Path(args.data_dir))
+    if args.sealing or both:
+        keys = with_new_sealing_key(keys, config.random_bytes)
+        print(f"sealing key {keys.key_ring.active_key_id} is now active; kept: {', '.join(keys.key_ring.key_ids)}")
+    if args.signing or both:
+        keys = with_new_signing_key(keys, SigningKey.generate(config.make_id("ins")))
+        published = ", ".join(key.kid for key in keys.signing_keys)
+        print(f"signing key {keys.signing_keys[0].kid} now signs; the JWKS publishes: {published}")
+    replace_keys_file(path, keys)
+    print(f"updated {path}. {_RESTART}")
+    if args.sealing or both:
+        print("Then run `totpkit keys reseal` to move existing TOTP secrets to the new sealing key.")
+    return 0
+
+
+def _reseal(args: argparse.Namespace) -> int:
+    loaded = _read(args)
+    if loaded is None:
+        return 2
+    _, keys = loaded
+    ring = keys.key_ring
+    database = _database(args)
+    if database is None:
+        return 2
+
+    async def run() -> tuple[int, int, list[str], dict[str, SealingKeyUsage]]:
+        async with SQLiteStore(database) as store:
+            report = await reseal_all(store, ring, random_bytes=os.urandom, batch_size=args.batch_size)
+            return report.resealed, report.changed_meanwhile, report.unreadable, await store.sealing_key_usage()
+
+    resealed, changed, unreadable, usage = asyncio.run(run())
+    print(f"re-sealed {resealed} TOTP secret(s) under {ring.active_key_id}; {changed} changed meanwhile")
+    for key_id in sorted(usage):
+        if key_id != ring.active_key_id:
+            print(_usage_line(key_id, "remains", usage))
+    if unreadable:
+        _fail(
+            f"{len(unreadable)} TOTP secret(s) could not be opened (missing key or tampered): {', '.join(unreadable)}"
+        )
+        return 1
+    return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    loaded = _read(args)
+    if loaded is None:
+        return 2
+    path, keys = loaded
+    is_sealing = args.key_id in keys.key_ring.key_ids
+    database = _database(args) if is_sealing else None
+    if is_sealing and database is None:
+        return 2
+    try:
+        retired = retire_key(keys, args.key_id, _usage(database) if database is not None else {})
+    except KeyRetirementRefused as exc:
+        _fail(f"refusing to retire: {exc}")
+        return 1
+    replace_keys_file(path, retired)
+    print(f"retired {'sealing' if is_sealing else 'signing'} key {args.key_id}; updated {path}. {_RESTART}")
+    return 0
