@@ -10,7 +10,8 @@ Usage::
         totp = await user.create_totp()
 
 Wire structs live in :mod:`totpkit.types`, code generation in :mod:`totpkit.otp`, and an in-memory
-fake of the server for tests in :mod:`totpkit.testing` (extra ``testing``).
+fake of the server for tests in :mod:`totpkit.testing` (extra ``testing``). Your backend verifies the
+session tokens Clerk's clients send it with :func:`verify_session_token` (extra ``jwt``).
 """
 
 from . import types
@@ -26,6 +27,9 @@ from ._exceptions import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    InvalidSessionTokenError,
+    JWKSFetchError,
+    MissingDependencyError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -33,8 +37,9 @@ from ._exceptions import (
     TotpkitError,
     UnprocessableEntityError,
 )
+from ._session_tokens import JWKSCache, SessionClaims, verify_session_token
 from ._version import __version__
-from .resources import AsyncSession, AsyncSignIn, AsyncUser, SecondFactorStrategy
+from .resources import AsyncSession, AsyncSessionVerification, AsyncSignIn, AsyncUser, SecondFactorStrategy
 
 __all__ = (
     "DEFAULT_API_VERSION",
@@ -48,19 +53,26 @@ __all__ = (
     "AsyncBackend",
     "AsyncFrontend",
     "AsyncSession",
+    "AsyncSessionVerification",
     "AsyncSignIn",
     "AsyncUser",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
     "InternalServerError",
+    "InvalidSessionTokenError",
+    "JWKSCache",
+    "JWKSFetchError",
+    "MissingDependencyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
     "SecondFactorStrategy",
+    "SessionClaims",
     "TotpkitError",
     "UnprocessableEntityError",
     "__version__",
     "types",
+    "verify_session_token",
 )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from ._backend_users import BackendUserAdmin
 from ._constants import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._exceptions import TotpkitError
 from ._http import BaseClient, Clock, FormValue, Sleep, path_param, require_non_empty
@@ -211,17 +212,20 @@ class AsyncFrontend(BaseClient):
             self._client_token = None if token.strip() in {"", "Bearer"} else token
 
 
-class AsyncBackend(BaseClient):
+class AsyncBackend(BackendUserAdmin):
     """A client of the Backend API, authenticated with the instance's secret key.
 
     Requests send ``Authorization: Bearer <secret_key>`` and JSON bodies; answers are bare
     resources (no ``{response, client}`` envelope). ``http_client`` is used and left open exactly as
-    for :class:`AsyncFrontend`.
+    for :class:`AsyncFrontend`. Besides creating and reading users it administers their MFA and
+    locks (:meth:`verify_totp`, :meth:`delete_totp`, :meth:`delete_backup_codes`,
+    :meth:`disable_mfa`, :meth:`lock_user`, :meth:`unlock_user`, :meth:`update_user`).
 
     Usage::
 
         async with AsyncBackend("http://127.0.0.1:8000", secret_key="sk_test_...") as bapi:
             user = await bapi.create_user(email_address=["jane@example.com"], password="...")
+            checked = await bapi.verify_totp(user.id, "123456")
     """
 
     def __init__(

@@ -3,20 +3,23 @@
 Hierarchy::
 
     TotpkitError
-    └─ APIError(message, request, body)
-       ├─ APIStatusError(response, status_code, errors, code, clerk_trace_id)
-       │   ├─ BadRequestError (400)
-       │   ├─ AuthenticationError (401)
-       │   ├─ PermissionDeniedError (403)
-       │   ├─ NotFoundError (404)
-       │   ├─ ConflictError (409)
-       │   ├─ PayloadTooLargeError (413)
-       │   ├─ UnprocessableEntityError (422)
-       │   ├─ RateLimitError (429, retry_after)
-       │   └─ InternalServerError (>= 500)
-       ├─ APIConnectionError
-       │   └─ APITimeoutError
-       └─ APIResponseValidationError
+    ├─ APIError(message, request, body)
+    │  ├─ APIStatusError(response, status_code, errors, code, clerk_trace_id)
+    │  │   ├─ BadRequestError (400)
+    │  │   ├─ AuthenticationError (401)
+    │  │   ├─ PermissionDeniedError (403)
+    │  │   ├─ NotFoundError (404)
+    │  │   ├─ ConflictError (409)
+    │  │   ├─ PayloadTooLargeError (413)
+    │  │   ├─ UnprocessableEntityError (422)
+    │  │   ├─ RateLimitError (429, retry_after)
+    │  │   └─ InternalServerError (>= 500)
+    │  ├─ APIConnectionError
+    │  │   └─ APITimeoutError
+    │  └─ APIResponseValidationError
+    ├─ InvalidSessionTokenError(message, reason)
+    ├─ JWKSFetchError(message, url)
+    └─ MissingDependencyError(package, extra) (also an ImportError)
 
 A status error carries Clerk's ``errors[]`` (decoded into :class:`~totpkit.types.ClerkAPIError`),
 the first error's ``code`` and the ``clerk_trace_id``. A non-Clerk error body (an HTML page from a
@@ -25,6 +28,11 @@ Other 4xx statuses raise :class:`APIStatusError` itself.
 
 Input the SDK can reject before sending (an empty code or id) raises :class:`ValueError`, not an
 error from this module.
+
+Verifying session tokens (:func:`totpkit.verify_session_token`) raises
+:class:`InvalidSessionTokenError` for a token that must not be trusted, :class:`JWKSFetchError` when
+the keys could not be fetched (the token's fate is unknown: fail closed), and
+:class:`MissingDependencyError` when the ``totpkit[jwt]`` extra is not installed.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ __all__ = (
     "BadRequestError",
     "ConflictError",
     "InternalServerError",
+    "InvalidSessionTokenError",
+    "JWKSFetchError",
+    "MissingDependencyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -63,6 +74,46 @@ _ERRORS_DECODER = msgspec.json.Decoder(ClerkErrors)
 
 class TotpkitError(Exception):
     """Base class of every exception raised by totpkit."""
+
+
+class InvalidSessionTokenError(TotpkitError):
+    """A session token is malformed, forged, expired, not yet valid, or meant for someone else.
+
+    ``reason`` uses the vocabulary of Clerk's backend SDK: ``token-invalid`` (malformed, or a
+    required claim missing), ``token-invalid-algorithm``, ``token-invalid-signature``,
+    ``jwk-kid-mismatch`` (signed by a key that is not published), ``token-expired``,
+    ``token-not-active-yet``, ``token-iat-in-the-future``, ``token-invalid-issuer`` and
+    ``token-invalid-authorized-parties``.
+    """
+
+    message: str
+    reason: str
+
+    def __init__(self, message: str, *, reason: str = "token-invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class JWKSFetchError(TotpkitError):
+    """The JWKS could not be fetched or held no usable key; previously fetched keys are kept."""
+
+    message: str
+    url: str
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(f"{message} (JWKS {url})")
+        self.message = message
+        self.url = url
+
+
+class MissingDependencyError(TotpkitError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is required for this feature: pip install 'totpkit[{extra}]'")
+        self.package = package
+        self.extra = extra
 
 
 class APIError(TotpkitError):

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .._http import path_param
-from ..types import ClientWrapped, Session, Token
+from ..types import ClientWrapped, Session, SessionVerificationLevel, Token
+from .session_verification import SESSION_VERIFICATION_DECODER, AsyncSessionVerification
 
 if TYPE_CHECKING:
     from .._client import AsyncFrontend
@@ -66,6 +67,21 @@ class AsyncSession:
             "POST", self._path("/touch"), SESSION_DECODER, form={"active_organization_id": None}
         )
         self._frontend._select_session(self.id)
+
+    async def verify(self, *, level: SessionVerificationLevel = "second_factor") -> AsyncSessionVerification:
+        """Start a reverification (step-up) of this session (``POST .../verify``).
+
+        ``second_factor`` and ``multi_factor`` fall back to ``first_factor`` for a user without a
+        second factor. Answer the returned verification's ``attempt_*`` until it is ``complete``;
+        then changes refused with 403 ``session_reverification_required`` go through.
+        """
+        return await self._verification_step(self._path("/verify"), {"level": level})
+
+    async def _verification_step(self, path: str, form: dict[str, str]) -> AsyncSessionVerification:
+        """Send one reverification request; adopt the session it carries and wrap the answer."""
+        data = await self._frontend._request_wrapped("POST", path, SESSION_VERIFICATION_DECODER, form=form)
+        self._data = data.session
+        return AsyncSessionVerification(self, data)
 
     async def end(self) -> None:
         """Sign this session out (``POST .../end``); :attr:`status` becomes ``ended``."""

@@ -6,6 +6,7 @@ from .client import Client, ClientWrapped
 from .environment import Environment, build_environment
 from .errors import ClerkAPIError, ClerkErrors
 from .session import JWK, JWKS, PublicUserData, Session, Token
+from .session_verification import SessionVerification, SessionVerificationLevel
 from .sign_in import SignIn, SignInFactor, SignInUserData
 from .totp import TOTP, BackupCodes, DeletedObject
 from .user import EmailAddress, User, Verification
@@ -26,6 +27,8 @@ __all__ = (
     "JSONObject",
     "PublicUserData",
     "Session",
+    "SessionVerification",
+    "SessionVerificationLevel",
     "SignIn",
     "SignInFactor",
     "SignInUserData",
