@@ -117,11 +117,30 @@ def _load_spec(path: Path) -> dict[str, Any]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader class
-    return {"components": _rewrite_nullable(document["components"])}
+    return {"components": _rewrite_nullable(document["components"]), "paths": document.get("paths", {})}
+
+
+def _operation_schema(document: dict[str, Any], operation: str) -> dict[str, Any]:
+    """The JSON schema of an answer written inline on a path, named ``"<METHOD> <path> <status>"``.
+
+    Some BAPI answers (``verify_totp``, the MFA deletions) have no component schema of their own.
+    """
+    method, path, status = operation.split(" ")
+    try:
+        response = document["paths"][path][method.lower()]["responses"][status]
+        if "$ref" in response:
+            response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+        schema: dict[str, Any] = _rewrite_nullable(response["content"]["application/json"]["schema"])
+    except (KeyError, TypeError):
+        pytest.fail(f"no JSON answer {operation!r} in the OpenAPI document", pytrace=False)
+    return schema
 
 
 class SpecValidators:
-    """OAS 3.0 validators for named component schemas of Clerk's FAPI and BAPI documents."""
+    """OAS 3.0 validators for named component schemas of Clerk's FAPI and BAPI documents.
+
+    A ``schema`` with spaces names an operation's inline answer instead: ``"POST /users/{user_id}/verify_totp 200"``.
+    """
 
     def __init__(self) -> None:
         self._validators: dict[tuple[str, str], OAS30Validator] = {}
@@ -130,9 +149,12 @@ class SpecValidators:
         key = (api, schema)
         if key not in self._validators:
             document = _load_spec(FAPI_SPEC if api == "fapi" else BAPI_SPEC)
-            if schema not in document["components"]["schemas"]:
+            if " " in schema:
+                root = {**_operation_schema(document, schema), "components": document["components"]}
+            elif schema in document["components"]["schemas"]:
+                root = {"$ref": f"#/components/schemas/{schema}", "components": document["components"]}
+            else:
                 pytest.fail(f"no schema {schema!r} in the {api.upper()} OpenAPI document", pytrace=False)
-            root = {"$ref": f"#/components/schemas/{schema}", "components": document["components"]}
             self._validators[key] = OAS30Validator(root)
         return self._validators[key]
 
@@ -393,7 +415,17 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def target(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> AsyncIterator[Target]:
+def target_options() -> dict[str, Any]:
+    """Settings given to both the in-process app and the fake (keyword arguments that ``TOTPKitConfig``
+    and ``FakeFrontendAPI`` share, e.g. ``reverification_max_age``); a test module overrides this
+    fixture to turn a feature on. A live server keeps its own settings."""
+    return {}
+
+
+@pytest.fixture
+async def target(
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path, target_options: dict[str, Any]
+) -> AsyncIterator[Target]:
     """The server under test: ``inprocess``, ``fake`` or ``live``; see the module docstring."""
     name = request.param
     if name == "inprocess":
@@ -402,6 +434,7 @@ async def target(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Pat
         from totpkit_server import TOTPKitConfig, create_app
         from totpkit_server.core.ids import sequential_id_factory
         from totpkit_server.core.passwords import PasswordHasher
+        from totpkit_server.core.request_context import sequential_trace_ids
         from totpkit_server.core.sealing import KeyRing
         from totpkit_server.core.tokens import SigningKey
 
@@ -410,10 +443,12 @@ async def target(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Pat
             clock=clock,
             random_bytes=random.Random(1234).randbytes,  # noqa: S311 - deterministic on purpose
             id_factory=sequential_id_factory(),
+            trace_id_factory=sequential_trace_ids(),
             password_hasher=PasswordHasher.fast_for_tests(),
             key_ring=KeyRing({"contract": bytes(range(32))}, "contract"),
             signing_keys=(SigningKey("ins_contract", deterministic_rsa_key()),),
             secret_key=CONTRACT_SECRET_KEY,
+            **target_options,
         )
         async with AsyncTestClient(create_app(config)) as client:
             yield InProcessTarget(client, clock)
@@ -424,6 +459,7 @@ async def target(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Pat
             "https://fapi.totpkit.test",
             clock=clock,
             random_bytes=random.Random(1234).randbytes,  # noqa: S311 - deterministic on purpose
+            **target_options,
         )
         async with fake:
             yield FakeTarget(fake.http_client(), clock)
