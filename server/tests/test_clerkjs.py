@@ -90,6 +90,7 @@ def test_clerkjs_totp_lifecycle(request: pytest.FixtureRequest) -> None:
         "second_factor_wrong_and_replayed",
         "sign_in_second_factor",
         "sign_in_backup_code",
+        "reverify_backup_code",
     ]
     assert summary["userId"] == totpkit_process.user_id
     assert summary["sessionId"].startswith("sess_")
@@ -104,3 +105,4 @@ def test_clerkjs_totp_lifecycle(request: pytest.FixtureRequest) -> None:
     assert summary["replayRejected"] is True
     assert summary["totpEnabledAfterSecondFactor"] is True
     assert summary["backupCodeSignIn"] is True
+    assert summary["reverified"] is True

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from totpkit import AsyncFrontend
+from totpkit.otp import totp_code
 from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.core.passwords import PasswordHasher
 from totpkit_server.services import Instance, UserService
@@ -95,3 +100,78 @@ class TestPluginExample:
             assert missing.json()["errors"][0]["code"] == "resource_not_found"
             mfa = await client.get("/admin/users/user_unknown/mfa")
             assert mfa.json() == {"user_id": "user_unknown", "totp_enabled": False, "backup_codes_left": 0}
+
+    async def test_host_routes_behind_the_session_guards(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: Clock
+    ) -> None:
+        """/account needs a session token; /account/payouts a second factor, after which it lets the user in."""
+        module = _load("plugin_in_existing_app", monkeypatch, tmp_path)
+        async with AsyncTestClient(module.create_app(tmp_path, clock=clock)) as client:
+            instance = client.app.state["totpkit_instance"]
+            user = await UserService(instance).create_user(email="jane@example.com", password="correct horse battery")
+            async with AsyncFrontend("http://testserver.local/auth", http_client=client) as fapi:
+                await fapi.sign_in(identifier="jane@example.com", password="correct horse battery")
+                bearer = {"Authorization": f"Bearer {await (await fapi.get_session()).get_token()}"}
+                anonymous = await client.get("/account")
+                assert (anonymous.status_code, anonymous.json()["errors"][0]["code"]) == (401, "authentication_invalid")
+                account = await client.get("/account", headers=bearer)
+                assert account.json() == {"user_id": user.id, "session_id": fapi.session_id}
+                refused = await client.post("/account/payouts", headers=bearer)
+                assert (refused.status_code, refused.json()["clerk_error"]["reason"]) == (403, "reverification-error")
+
+                totp = await (await fapi.get_user()).create_totp()
+                assert totp.secret is not None
+                await (await fapi.get_user()).verify_totp(code=totp_code(totp.secret, at=clock.now))
+                await fapi.sign_out()
+                sign_in = await fapi.sign_in(identifier="jane@example.com", password="correct horse battery")
+                await sign_in.attempt_second_factor(strategy="totp", code=totp_code(totp.secret, at=clock.now + 30))
+                bearer = {"Authorization": f"Bearer {await (await fapi.get_session()).get_token()}"}
+                paid = await client.post("/account/payouts", headers=bearer)
+                assert paid.json() == {"paid_by": user.id}
+
+
+class TestStarletteExample:
+    async def test_routes_verify_tokens_of_a_real_server(
+        self, totpkit_process: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Tokens from a real `totpkit serve` open the Starlette routes; missing, forged and pre-MFA ones do not."""
+        module = _load("starlette_protected_route", monkeypatch, tmp_path)
+        server = totpkit_process
+        async with (
+            httpx.AsyncClient(trust_env=False) as jwks_http,
+            AsyncFrontend(server.url) as fapi,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=module.create_app(server.url, http_client=jwks_http)),
+                base_url="http://host.test",
+            ) as host,
+        ):
+            await fapi.sign_in(identifier=server.email, password=server.password)
+            token = await (await fapi.get_session()).get_token()
+            profile = await host.get("/profile", headers={"Authorization": f"Bearer {token}"})
+            assert profile.json() == {"user_id": server.user_id, "session_id": fapi.session_id}
+            from_cookie = await host.get("/profile", headers={"Cookie": f"__session={token}"})
+            assert from_cookie.status_code == 200, from_cookie.text
+            missing = await host.get("/profile")
+            assert (missing.status_code, missing.headers["x-clerk-auth-reason"]) == (401, "session-token-missing")
+            header, payload, signature = token.split(".")
+            forged = await host.get(
+                "/profile", headers={"Authorization": f"Bearer {header}.{payload}.{signature[::-1]}"}
+            )
+            assert (forged.status_code, forged.json()["errors"][0]["code"]) == (401, "authentication_invalid")
+            payout = await host.post("/payouts", headers={"Authorization": f"Bearer {token}"})
+            assert payout.status_code == 403
+            assert payout.json()["clerk_error"]["metadata"]["reverification"] == {
+                "level": "second_factor",
+                "afterMinutes": 10,
+            }
+
+            user = await fapi.get_user()
+            totp = await user.create_totp()
+            assert totp.secret is not None
+            await user.verify_totp(code=totp_code(totp.secret, at=time.time()))
+            await fapi.sign_out()
+            sign_in = await fapi.sign_in(identifier=server.email, password=server.password)
+            await sign_in.attempt_second_factor(strategy="totp", code=totp_code(totp.secret, at=time.time() + 30))
+            token = await (await fapi.get_session()).get_token()
+            paid = await host.post("/payouts", headers={"Authorization": f"Bearer {token}"})
+            assert paid.json() == {"paid_by": server.user_id}

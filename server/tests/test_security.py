@@ -397,3 +397,42 @@ class TestForgedCredentials:
             pass
         else:
             raise AssertionError("a forged token verified")
+
+
+class TestConstantTimeComparisons:
+    """Secrets the caller presents are compared with :func:`hmac.compare_digest`, never ``==``."""
+
+    @staticmethod
+    def spy_compare_digest(monkeypatch: Any) -> list[tuple[Any, Any]]:
+        import hmac
+
+        calls: list[tuple[Any, Any]] = []
+        real = hmac.compare_digest
+
+        def spy(a: Any, b: Any) -> bool:
+            calls.append((a, b))
+            return real(a, b)
+
+        monkeypatch.setattr(hmac, "compare_digest", spy)
+        return calls
+
+    async def test_bapi_secret_key(self, kit: Any, monkeypatch: Any) -> None:
+        """A wrong secret key is refused by a constant-time comparison against the real one."""
+        calls = self.spy_compare_digest(monkeypatch)
+        forged = kit.secret_key[:-1] + ("0" if kit.secret_key[-1] != "0" else "1")
+        answer = await kit.http.get("/v1/users/user_x", headers={"Authorization": f"Bearer {forged}"})
+        kit.error(answer, 401, "authentication_invalid")
+        assert (forged.encode(), kit.secret_key.encode()) in calls
+
+    async def test_every_backup_code_digest_is_compared(self, kit: Any, monkeypatch: Any) -> None:
+        """A wrong backup code is compared with every unused digest in constant time, with no early exit."""
+        enrolled = await kit.enrolled_user()
+        device, sign_in_id = await kit.second_factor_sign_in(enrolled.email)
+        calls = self.spy_compare_digest(monkeypatch)
+        wrong = await kit.attempt_second_factor(device, sign_in_id, "backup_code", "notacode22")
+        assert wrong.status_code == 422, wrong.text
+        assert len(calls) >= len(enrolled.backup_codes)
+        calls.clear()
+        right = await kit.attempt_second_factor(device, sign_in_id, "backup_code", enrolled.backup_codes[0])
+        assert right.status_code == 200, right.text
+        assert len(calls) >= len(enrolled.backup_codes)

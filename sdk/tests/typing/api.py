@@ -14,6 +14,7 @@ from totpkit import (
     AsyncBackend,
     AsyncFrontend,
     AsyncSession,
+    AsyncSessionVerification,
     AsyncSignIn,
     AsyncUser,
     NotFoundError,
@@ -24,7 +25,7 @@ from totpkit import (
 )
 from totpkit.testing import FakeFrontendAPI, totp_code
 
-__all__ = ("backend_flow", "fake_flow", "frontend_flow", "handle_errors")
+__all__ = ("backend_flow", "fake_flow", "frontend_flow", "handle_errors", "step_up_flow")
 
 
 async def frontend_flow(base_url: str, password: str, now: float) -> str:
@@ -67,13 +68,37 @@ async def frontend_flow(base_url: str, password: str, now: float) -> str:
         return jwt
 
 
+async def step_up_flow(fapi: AsyncFrontend, password: str, code: str) -> list[int]:
+    """Reverify the current session (password, then a code) and read the fresh factor ages."""
+    session: AsyncSession = await fapi.get_session()
+    level: types.SessionVerificationLevel = "multi_factor"
+    verification: AsyncSessionVerification = await session.verify(level=level)
+    if verification.status == "needs_first_factor":
+        verification = await verification.attempt_first_factor(password=password)
+    if verification.status == "needs_second_factor":
+        verification = await verification.attempt_second_factor(strategy="backup_code", code=code)
+    data: types.SessionVerification = verification.data
+    factors: list[types.SignInFactor] = verification.supported_first_factors + verification.supported_second_factors
+    del data, factors
+    return session.data.factor_verification_age
+
+
 async def backend_flow(base_url: str, http_client: httpx.AsyncClient) -> types.User:
     """Create a user with imported MFA through the Backend API, then fetch it."""
     async with AsyncBackend(base_url, secret_key="sk_test_x", http_client=http_client) as bapi:
         created: types.User = await bapi.create_user(
             email_address=["jane@example.com"], password="pw", totp_secret="JBSWY3DPEHPK3PXP", backup_codes=None
         )
-        return await bapi.get_user(created.id)
+        checked: types.TOTPVerification = await bapi.verify_totp(created.id, "123456")
+        code_type: str = checked.code_type
+        removed: list[types.UserIdResponse] = [
+            await bapi.delete_totp(created.id),
+            await bapi.delete_backup_codes(created.id),
+            await bapi.disable_mfa(created.id),
+        ]
+        locked: types.User = await bapi.lock_user(removed[0].user_id if code_type else created.id)
+        await bapi.unlock_user(locked.id)
+        return await bapi.update_user(created.id, first_name="Jane", totp_secret=None, backup_codes=["a"])
 
 
 async def handle_errors(fapi: AsyncFrontend) -> str | None:
