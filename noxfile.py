@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, clerkjs, browser and base_install.
+"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, fuzz, clerkjs, browser, base_install.
 
 Each session installs the project from this repository's own files into its own virtualenv, so a
 green run proves a fresh machine can do the same. No session skips: a missing tool (Node, npm) is a
@@ -16,7 +16,7 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "contract", "clerkjs", "browser", "base_install"]
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "fuzz", "clerkjs", "browser", "base_install"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -62,6 +62,17 @@ def contract(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis over every operation of the app's own OpenAPI document: no 5xx, no undocumented answer.
+
+    Bounded for CI (``TOTPKIT_FUZZ_EXAMPLES`` examples per operation, 20 by default); set it higher to
+    fuzz longer.
+    """
+    _install(session, "test", "fuzz")
+    session.run("pytest", *PYTEST_ARGS, "fuzz_tests", *session.posargs)
+
+
+@nox.session
 def clerkjs(session: nox.Session) -> None:
     """Drive the unmodified @clerk/clerk-js (pinned in clerkjs/package-lock.json) in Node against a server process."""
     for tool in ("node", "npm"):
@@ -88,7 +99,8 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def base_install(session: nox.Session) -> None:
-    """Install the wheel without extras: the SDK imports, and the server stack is absent."""
+    """Install the wheel without extras: the SDK imports, the server stack is absent, and verifying a
+    session token asks for the ``jwt`` extra."""
     session.install(".")
     session.run(
         "python",
@@ -98,6 +110,20 @@ def base_install(session: nox.Session) -> None:
         "assert not absent, f'base install pulled in {absent}';"
         "print('SDK imports alone:', totpkit.__name__)",
     )
+    session.run("python", "-c", _NEEDS_JWT_EXTRA)
+
+
+_NEEDS_JWT_EXTRA = """
+import asyncio
+from totpkit import MissingDependencyError, verify_session_token
+try:
+    asyncio.run(verify_session_token("a.b.c", jwks={"keys": []}))
+except MissingDependencyError as exc:
+    assert "totpkit[jwt]" in str(exc), exc
+    print("without the jwt extra:", exc)
+else:
+    raise AssertionError("verify_session_token ran without cryptography")
+"""
 
 
 if __name__ == "__main__":

@@ -244,6 +244,24 @@ async function flow() {
   summary.backupCodeSignIn = true;
   step('sign_in_backup_code');
 
+  // 10. reverification (step-up): the session proves its second factor again; a used code is refused
+  let verification = await clerk.session.startVerification({ level: 'second_factor' });
+  expect(verification.status === 'needs_second_factor', 'startVerification needs a second factor', verification.status);
+  expect((verification.supportedSecondFactors || []).some(f => f.strategy === 'backup_code'),
+    'reverification offers backup codes', verification.supportedSecondFactors);
+  await expectApiError(
+    clerk.session.attemptSecondFactorVerification({ strategy: 'backup_code', code: verified2.backupCodes[0] }),
+    422, 'form_code_incorrect', 'attemptSecondFactorVerification(used backup code)');
+  expect(clerk.user, 'still signed in after a refused reverification code');
+  verification = await clerk.session.attemptSecondFactorVerification({ strategy: 'backup_code', code: verified2.backupCodes[1] });
+  expect(verification.status === 'complete', 'reverification complete', verification.status);
+  expect(verification.secondFactorVerification?.status === 'verified', 'reverification second factor verified',
+    verification.secondFactorVerification?.status);
+  expect(verification.session?.factorVerificationAge?.[1] === 0, 'reverified session: second factor 0 minutes ago',
+    verification.session?.factorVerificationAge);
+  summary.reverified = true;
+  step('reverify_backup_code');
+
   summary.requests = requestLog.length;
   summary.ok = true;
 }
