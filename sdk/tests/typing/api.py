@@ -17,15 +17,19 @@ from totpkit import (
     AsyncSessionVerification,
     AsyncSignIn,
     AsyncUser,
+    InvalidSessionTokenError,
+    JWKSCache,
     NotFoundError,
     RateLimitError,
     SecondFactorStrategy,
+    SessionClaims,
     UnprocessableEntityError,
     types,
+    verify_session_token,
 )
 from totpkit.testing import FakeFrontendAPI, totp_code
 
-__all__ = ("backend_flow", "fake_flow", "frontend_flow", "handle_errors", "step_up_flow")
+__all__ = ("backend_flow", "fake_flow", "frontend_flow", "handle_errors", "protect_route", "step_up_flow")
 
 
 async def frontend_flow(base_url: str, password: str, now: float) -> str:
@@ -132,3 +136,18 @@ async def fake_flow(now: float) -> bool:
         await fapi.sign_in(identifier="jane@example.com", password="pw")
         del user_id, bapi, http_client
         return called
+
+
+async def protect_route(token: str, jwks: JWKSCache, issuer: str, now: float) -> str | None:
+    """Verify a session token as a host app would; the user id if its second factor is recent."""
+    try:
+        claims: SessionClaims = await verify_session_token(
+            token, jwks=jwks, issuer=issuer, authorized_parties=["https://app.example.com"], leeway=5.0
+        )
+    except InvalidSessionTokenError as exc:
+        reason: str = exc.reason
+        return reason
+    session_id: str = claims.session_id
+    age: int | None = claims.second_factor_age(now=now)
+    recent: bool = claims.has_recent_second_factor(10, now=now)
+    return claims.user_id if recent and age is not None and session_id else None
