@@ -15,7 +15,7 @@ from totpkit import (
     PermissionDeniedError,
     UnprocessableEntityError,
 )
-from totpkit.testing import FakeFrontendAPI, totp_code
+from totpkit.testing import FakeFrontendAPI, ManualClock, totp_code
 from totpkit.types import TOTPVerification, User, UserIdResponse
 
 EMAIL = "jane@example.com"
@@ -24,21 +24,13 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 START = 1_700_000_010.0
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(name="clock")
-def fx_clock() -> Clock:
-    return Clock(START)
+def fx_clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture(name="fake")
-async def fx_fake(clock: Clock) -> AsyncIterator[FakeFrontendAPI]:
+async def fx_fake(clock: ManualClock) -> AsyncIterator[FakeFrontendAPI]:
     async with FakeFrontendAPI(clock=clock, random_bytes=random.Random(3).randbytes) as fake:
         yield fake
 
@@ -58,7 +50,7 @@ def _wrong(secret: str, at: float) -> str:
 
 
 class TestVerifyTotp:
-    async def test_totp_and_backup_codes(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock) -> None:
+    async def test_totp_and_backup_codes(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock) -> None:
         """A TOTP code and a backup code verify once each; the request is ``POST`` with JSON ``{"code"}``."""
         user_id = fake.add_user(EMAIL, PASSWORD, totp_secret=SECRET, backup_codes=["aaaaaaaaaa", "bbbbbbbbbb"])
         code = totp_code(SECRET, at=clock())
@@ -77,7 +69,7 @@ class TestVerifyTotp:
             await bapi.verify_totp(user_id, "aaaaaaaaaa")
         assert used.value.code == "totp_incorrect_code"
 
-    async def test_errors(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock) -> None:
+    async def test_errors(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock) -> None:
         """Each Clerk error arrives as its status class with Clerk's code; empty arguments never leave."""
         plain = fake.add_user(EMAIL, PASSWORD)
         with pytest.raises(BadRequestError) as disabled:
@@ -96,7 +88,7 @@ class TestVerifyTotp:
             await bapi.verify_totp("", "123456")
         assert fake.router["bapi_user_verify_totp"].call_count == calls
 
-    async def test_lockout(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock) -> None:
+    async def test_lockout(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock) -> None:
         """Ten wrong codes lock the user (403), as at sign-in."""
         user_id = fake.add_user(EMAIL, PASSWORD, totp_secret=SECRET)
         wrong = _wrong(SECRET, clock())
@@ -143,7 +135,7 @@ class TestDeletions:
 
 class TestLock:
     async def test_lock_lasts_the_lockout_duration(
-        self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock
+        self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock
     ) -> None:
         """``lock_user`` answers a User locked for the hour with no attempts left; sign-in is refused
         with the time left until one second before the end, and works once the hour is over."""
@@ -167,7 +159,7 @@ class TestLock:
         assert (await fake.frontend().sign_in(identifier=EMAIL, password=PASSWORD)).status == "needs_second_factor"
 
     async def test_lock_during_a_lockout_and_unlock(
-        self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock
+        self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock
     ) -> None:
         """Ten minutes into a lockout a lock ends an hour from now (the later end); ``unlock_user``
         lifts it at once with a fresh count."""
@@ -186,7 +178,7 @@ class TestLock:
 
 
 class TestUpdateUser:
-    async def test_imports_and_names(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: Clock) -> None:
+    async def test_imports_and_names(self, fake: FakeFrontendAPI, bapi: AsyncBackend, clock: ManualClock) -> None:
         """``update_user`` sends only the given fields as a ``PATCH``; the imported secret then verifies."""
         user_id = fake.add_user(EMAIL, PASSWORD)
         user = await bapi.update_user(user_id, first_name="Jane", totp_secret=SECRET, backup_codes=["aaaaaaaaaa"])

@@ -22,7 +22,7 @@ from totpkit import (
     PermissionDeniedError,
     UnprocessableEntityError,
 )
-from totpkit.testing import FakeFrontendAPI, totp_code
+from totpkit.testing import FakeFrontendAPI, ManualClock, totp_code
 from totpkit.types import SessionVerification, SignInFactor, Verification
 
 EMAIL = "jane@example.com"
@@ -125,21 +125,13 @@ class TestRequests:
         assert caught.value.code == "session_reverification_required"
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(name="clock")
-def fx_clock() -> Clock:
-    return Clock(START)
+def fx_clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture(name="fake")
-async def fx_fake(clock: Clock) -> AsyncIterator[FakeFrontendAPI]:
+async def fx_fake(clock: ManualClock) -> AsyncIterator[FakeFrontendAPI]:
     fake = FakeFrontendAPI(clock=clock, random_bytes=random.Random(3).randbytes, reverification_max_age=MAX_AGE)
     async with fake:
         yield fake
@@ -148,7 +140,7 @@ async def fx_fake(clock: Clock) -> AsyncIterator[FakeFrontendAPI]:
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-async def signed_in_with_totp(fake: FakeFrontendAPI, clock: Clock) -> AsyncFrontend:
+async def signed_in_with_totp(fake: FakeFrontendAPI, clock: ManualClock) -> AsyncFrontend:
     """A user with TOTP and backup codes, signed in with password and TOTP on a new frontend."""
     fake.add_user(EMAIL, PASSWORD, totp_secret=SECRET, backup_codes=["aaaa-bbbb-cc", "dddd-eeee-ff"])
     fapi = fake.frontend()
@@ -161,7 +153,7 @@ async def signed_in_with_totp(fake: FakeFrontendAPI, clock: Clock) -> AsyncFront
 class TestFake:
     """The fake gates MFA changes and answers reverifications like the server."""
 
-    async def test_stale_session_reverifies_with_totp(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_stale_session_reverifies_with_totp(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """Ten minutes after the TOTP sign-in a change is 403 (with Clerk's hint) until a TOTP reverification."""
         fapi = await signed_in_with_totp(fake, clock)
         assert (await fapi.get_environment()).auth_config["reverification"] is True
@@ -178,7 +170,7 @@ class TestFake:
         assert (await user.disable_totp()).deleted is True
         assert fake.router["session_verify_attempt_second_factor"].call_count == 1
 
-    async def test_first_enrolment_falls_back_to_the_password(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_first_enrolment_falls_back_to_the_password(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """A user without TOTP reverifies with the password; a wrong one is 422 and counts."""
         fake.add_user(EMAIL, PASSWORD)
         fapi = fake.frontend()
@@ -196,7 +188,7 @@ class TestFake:
         assert (await started.attempt_first_factor(password=PASSWORD)).status == "complete"
         assert (await user.create_totp()).secret is not None
 
-    async def test_codes_count_and_cannot_be_replayed(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_codes_count_and_cannot_be_replayed(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """A wrong code is 422 and counts; the code of the sign-in, or of a finished reverification, is refused."""
         fake.add_user(EMAIL, PASSWORD, totp_secret=SECRET)
         fapi = fake.frontend()
@@ -215,7 +207,7 @@ class TestFake:
         with pytest.raises(BadRequestError):
             await (await session.verify()).attempt_second_factor(strategy="backup_code", code="abc")
 
-    async def test_gate_is_off_without_max_age(self, clock: Clock) -> None:
+    async def test_gate_is_off_without_max_age(self, clock: ManualClock) -> None:
         """Without ``reverification_max_age`` a day-old session changes MFA freely."""
         async with FakeFrontendAPI(clock=clock, random_bytes=random.Random(5).randbytes) as fake:
             fapi = await signed_in_with_totp(fake, clock)

@@ -34,7 +34,7 @@ from totpkit import (
     TotpkitError,
     verify_session_token,
 )
-from totpkit.testing import FakeFrontendAPI
+from totpkit.testing import FakeFrontendAPI, ManualClock
 from totpkit.types import JWKS
 
 from .conftest import BASE_URL
@@ -104,19 +104,9 @@ def claims(**changes: object) -> dict[str, object]:
     return {name: value for name, value in base.items() if value is not None}
 
 
-class Clock:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(name="cache_clock")
-def fx_cache_clock() -> Clock:
-    return Clock()
+def fx_cache_clock() -> ManualClock:
+    return ManualClock(1000.0)
 
 
 class Publisher:
@@ -137,7 +127,7 @@ class Publisher:
         return int(self.route.call_count)
 
 
-def new_cache(http_client: httpx.AsyncClient, clock: Clock, **options: Any) -> JWKSCache:
+def new_cache(http_client: httpx.AsyncClient, clock: ManualClock, **options: Any) -> JWKSCache:
     return JWKSCache(JWKS_URL, http_client=http_client, clock=clock, **options)
 
 
@@ -326,7 +316,7 @@ class TestJWKSCache:
     """Fetch once, refetch on an unknown kid at most once per interval, keep keys on failure."""
 
     async def test_fetches_once(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """Many verifications, one fetch."""
         publisher = Publisher(router, key_a)
@@ -338,7 +328,7 @@ class TestJWKSCache:
         assert cache.kids == {key_a.kid}
 
     async def test_max_age(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """Keys older than max_age are fetched again before use."""
         publisher = Publisher(router, key_a)
@@ -352,7 +342,7 @@ class TestJWKSCache:
         assert publisher.fetches == 2
 
     async def test_rotation(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key, key_b: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key, key_b: Key
     ) -> None:
         """A new key is picked up on its first token; a removed key stops verifying once refetched."""
         publisher = Publisher(router, key_a)
@@ -372,7 +362,7 @@ class TestJWKSCache:
         assert publisher.fetches == 3
 
     async def test_unknown_kids_are_rate_limited(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key, key_b: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key, key_b: Key
     ) -> None:
         """Tokens with made-up kids cause at most one fetch per interval."""
         publisher = Publisher(router, key_a)
@@ -387,7 +377,7 @@ class TestJWKSCache:
         assert publisher.fetches == 2
 
     async def test_malformed_tokens_never_fetch(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """Garbage and wrong algorithms are refused before the cache is asked."""
         publisher = Publisher(router, key_a)
@@ -399,7 +389,7 @@ class TestJWKSCache:
         assert publisher.fetches == 0
 
     async def test_concurrent_callers_share_one_fetch(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """Ten verifications racing on an empty cache wait for the same single request."""
         release = asyncio.Event()
@@ -421,7 +411,7 @@ class TestJWKSCache:
         assert calls == 1
 
     async def test_cancelled_caller_does_not_cancel_the_fetch(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """The first caller gives up; the fetch it started still serves the next caller."""
         release = asyncio.Event()
@@ -443,7 +433,7 @@ class TestJWKSCache:
         assert route.call_count == 1
 
     async def test_failed_refresh_keeps_the_keys(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key, key_b: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key, key_b: Key
     ) -> None:
         """An unknown kid during an outage raises JWKSFetchError; known keys keep verifying."""
         publisher = Publisher(router, key_a)
@@ -459,7 +449,7 @@ class TestJWKSCache:
         assert publisher.fetches == 2
 
     async def test_failed_first_fetch_is_retried_after_the_interval(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """No keys and no JWKS: fail closed, without hammering the URL."""
         route = router.get(JWKS_URL).mock(side_effect=httpx.ConnectError("refused"))
@@ -475,7 +465,7 @@ class TestJWKSCache:
         assert route.call_count == 2
 
     async def test_stale_keys_fail_closed(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """Keys past max_age are not used when they cannot be refreshed."""
         publisher = Publisher(router, key_a)
@@ -505,7 +495,7 @@ class TestJWKSCache:
         self,
         router: respx.MockRouter,
         http_client: httpx.AsyncClient,
-        cache_clock: Clock,
+        cache_clock: ManualClock,
         key_a: Key,
         answer: httpx.Response,
         message: str,
@@ -515,7 +505,7 @@ class TestJWKSCache:
             await verify(key_a.sign(claims()), new_cache(http_client, cache_clock))
 
     async def test_skips_keys_it_cannot_use(
-        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: Clock, key_a: Key
+        self, router: respx.MockRouter, http_client: httpx.AsyncClient, cache_clock: ManualClock, key_a: Key
     ) -> None:
         """EC keys, encryption keys, other algorithms and short RSA keys are ignored, not fatal."""
         small = rsa.generate_private_key(65537, 1024).public_key().public_numbers()  # noqa: S505 - deliberately weak

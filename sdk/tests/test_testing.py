@@ -26,7 +26,7 @@ from totpkit import (
     otp,
     testing,
 )
-from totpkit.testing import FakeFrontendAPI, totp_code
+from totpkit.testing import FakeFrontendAPI, ManualClock, totp_code
 from totpkit.types import JWKS, DeletedObject, build_environment
 
 EMAIL = "jane@example.com"
@@ -34,26 +34,13 @@ PASSWORD = "correct horse battery staple"
 START = 1_700_000_010.0  # 10 s into a 30 s step
 
 
-class Clock:
-    """A settable clock for the fake."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(name="clock")
-def fx_clock() -> Clock:
-    return Clock(START)
+def fx_clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture(name="fake")
-async def fx_fake(clock: Clock) -> AsyncIterator[FakeFrontendAPI]:
+async def fx_fake(clock: ManualClock) -> AsyncIterator[FakeFrontendAPI]:
     async with FakeFrontendAPI(clock=clock, random_bytes=random.Random(7).randbytes) as fake:
         yield fake
 
@@ -73,7 +60,7 @@ def fx_raw(fake: FakeFrontendAPI) -> httpx.AsyncClient:
     return fake.http_client()
 
 
-async def _enrol(fapi: AsyncFrontend, clock: Clock) -> tuple[AsyncUser, str, list[str]]:
+async def _enrol(fapi: AsyncFrontend, clock: ManualClock) -> tuple[AsyncUser, str, list[str]]:
     """Enrol TOTP for the signed-in user; return the user, the secret and the first backup codes."""
     user = await fapi.get_user()
     created = await user.create_totp()
@@ -105,7 +92,16 @@ class TestPublicSurface:
     def test_totp_code_is_the_otp_function(self) -> None:
         """totp_code is re-exported from totpkit.otp."""
         assert testing.totp_code is otp.totp_code
-        assert testing.__all__ == ("FakeFrontendAPI", "totp_code")
+        assert testing.__all__ == ("FakeFrontendAPI", "ManualClock", "totp_code")
+
+    def test_manual_clock_moves_only_when_told(self) -> None:
+        """ManualClock returns ``now`` until it is set or advanced."""
+        clock = ManualClock(START)
+        assert clock() == clock() == START
+        clock.advance(30)
+        assert clock() == START + 30
+        clock.now = 5.0
+        assert clock() == 5.0
 
     def test_routes_are_named(self, fake: FakeFrontendAPI) -> None:
         """Every documented route name exists on the router."""
@@ -120,7 +116,7 @@ class TestPublicSurface:
         with pytest.raises(otp.InvalidSecretError):
             fake.add_user("other@example.com", PASSWORD, totp_secret="not base32!")
 
-    async def test_aclose_closes_handed_out_clients(self, clock: Clock) -> None:
+    async def test_aclose_closes_handed_out_clients(self, clock: ManualClock) -> None:
         """Clients from http_client/frontend/backend are closed with the fake."""
         fake = FakeFrontendAPI(clock=clock)
         http_client = fake.http_client()
@@ -130,7 +126,7 @@ class TestPublicSurface:
         assert fapi._http.is_closed
         assert repr(fake) == "<FakeFrontendAPI 'https://fapi.totpkit.test' users=0>"
 
-    async def test_usable_without_context_manager(self, clock: Clock) -> None:
+    async def test_usable_without_context_manager(self, clock: ManualClock) -> None:
         """A plain FakeFrontendAPI object answers requests too."""
         fake = FakeFrontendAPI("https://other.test/prefix", clock=clock)
         env = await fake.frontend().get_environment()
@@ -148,7 +144,7 @@ class TestDocuments:
         assert response.json() == json.loads(msgspec.json.encode(expected))
         assert fake.router["environment"].called
 
-    async def test_session_token_verifies_with_jwks(self, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_session_token_verifies_with_jwks(self, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """The session JWT is RS256 over the published key, with the documented claims."""
         session = await fapi.get_session()
         jwt = await session.get_token()
@@ -259,7 +255,7 @@ class TestSignIn:
 class TestEnrolment:
     """Enrol, regenerate, disable."""
 
-    async def test_full_enrolment_flow(self, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_full_enrolment_flow(self, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """create -> verify -> backup codes -> disable, with the user flags following along."""
         user = await fapi.get_user()
         created = await user.create_totp()
@@ -299,7 +295,7 @@ class TestEnrolment:
         assert first.id != second.id
         assert first.secret != second.secret
 
-    async def test_create_when_enabled(self, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_create_when_enabled(self, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """Creating or verifying again once enrolled is totp_already_enabled."""
         user, _, _ = await _enrol(fapi, clock)
         for call in (user.create_totp(), user.verify_totp(code="123456")):
@@ -309,7 +305,7 @@ class TestEnrolment:
                 "Error code: 400 - totp_already_enabled: TOTP is already enabled on your account"
             )
 
-    async def test_verify_errors(self, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_verify_errors(self, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """No pending TOTP is a 404; a wrong code is form_code_incorrect."""
         user = await fapi.get_user()
         with pytest.raises(NotFoundError) as missing:
@@ -348,7 +344,9 @@ class TestEnrolment:
 class TestCodeAcceptance:
     """Window and replay protection."""
 
-    async def test_replayed_code_is_rejected(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_replayed_code_is_rejected(
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock
+    ) -> None:
         """The code used for enrolment cannot sign in within the same step."""
         user = await fapi.get_user()
         created = await user.create_totp()
@@ -360,7 +358,7 @@ class TestCodeAcceptance:
             await sign_in.attempt_second_factor(strategy="totp", code=code)
         assert caught.value.code == "form_code_incorrect"
 
-    async def test_each_step_once(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_each_step_once(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """A fresh code works once; the same code fails on a second sign-in."""
         _, secret, _ = await _enrol(fapi, clock)
         code = totp_code(secret, at=clock())
@@ -372,7 +370,7 @@ class TestCodeAcceptance:
 
     @pytest.mark.parametrize(("offset", "accepted"), [(-30, True), (30, True), (-60, False), (60, False)])
     async def test_window(
-        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock, offset: int, accepted: bool
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock, offset: int, accepted: bool
     ) -> None:
         """Codes of the neighbouring steps work; two steps away do not."""
         _, secret, _ = await _enrol(fapi, clock)
@@ -386,7 +384,7 @@ class TestCodeAcceptance:
                 await sign_in.attempt_second_factor(strategy="totp", code=code)
 
     async def test_older_step_after_newer_is_rejected(
-        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock
     ) -> None:
         """Once step n is used, step n-1 (still in the window) is refused."""
         _, secret, _ = await _enrol(fapi, clock)
@@ -401,7 +399,7 @@ class TestCodeAcceptance:
 class TestSecondFactor:
     """Signing in with TOTP or a backup code."""
 
-    async def test_needs_second_factor(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_needs_second_factor(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """An enrolled user gets needs_second_factor with totp and backup_code offered."""
         await _enrol(fapi, clock)
         sign_in = await _mfa_sign_in(fake)
@@ -412,7 +410,7 @@ class TestSecondFactor:
         assert sign_in.data.second_factor_verification is None
 
     async def test_totp_completes_with_verification(
-        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock
     ) -> None:
         """A wrong code counts an attempt; the right one completes and opens a session."""
         _, secret, _ = await _enrol(fapi, clock)
@@ -448,7 +446,7 @@ class TestSecondFactor:
         assert session.data.factor_verification_age == [0, 0]
         assert (await device.get_user()).totp_enabled
 
-    async def test_backup_code_single_use(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_backup_code_single_use(self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """A backup code works once, ignoring case, spaces and dashes."""
         _, _, codes = await _enrol(fapi, clock)
         sign_in = await _mfa_sign_in(fake)
@@ -463,7 +461,7 @@ class TestSecondFactor:
         assert (await again.attempt_second_factor(strategy="backup_code", code=codes[1])).status == "complete"
 
     async def test_strategy_errors(
-        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock, raw: httpx.AsyncClient
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock, raw: httpx.AsyncClient
     ) -> None:
         """Unknown strategy, finished sign-in and another client's sign-in each have their error."""
         _, secret, _ = await _enrol(fapi, clock)
@@ -482,7 +480,7 @@ class TestSecondFactor:
         )
         assert (foreign.status_code, _errors(foreign)[0]["code"]) == (404, "resource_not_found")
 
-    async def test_strategy_the_user_lacks(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_strategy_the_user_lacks(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """backup_code for a user whose codes are all gone is strategy_for_user_invalid."""
         secret = otp_secret()
         fake.add_user(EMAIL, PASSWORD, totp_secret=secret)
@@ -562,7 +560,7 @@ class TestTransport:
         assert (response.status_code, _errors(response)[0]["code"]) == (400, "request_header_missing")
 
     async def test_method_override_slash_and_json(
-        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: Clock, raw: httpx.AsyncClient
+        self, fake: FakeFrontendAPI, fapi: AsyncFrontend, clock: ManualClock, raw: httpx.AsyncClient
     ) -> None:
         """POST ?_method=DELETE deletes, backup_codes/ is routed, JSON bodies are read."""
         _, _, _ = await _enrol(fapi, clock)
@@ -614,7 +612,7 @@ class TestTransport:
 class TestBackendAPI:
     """BAPI users in the fake."""
 
-    async def test_create_and_get_user_with_imported_totp(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_create_and_get_user_with_imported_totp(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """An imported secret is a verified TOTP usable at sign-in."""
         bapi = fake.backend()
         secret = otp_secret()
@@ -628,7 +626,7 @@ class TestBackendAPI:
             await sign_in.attempt_second_factor(strategy="totp", code=totp_code(secret, at=clock()))
         ).status == "complete"
 
-    async def test_errors(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_errors(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """Wrong key 401, unknown user 404, taken email and bad secret 422."""
         bapi = fake.backend()
         await bapi.create_user(email_address=[EMAIL])
@@ -651,7 +649,7 @@ class TestBackendAPI:
 class TestLockout:
     """Ten consecutive wrong codes lock the user for an hour, like the server; a success resets the count."""
 
-    async def test_wrong_second_factor_codes_lock_the_user(self, fake: FakeFrontendAPI, clock: Clock) -> None:
+    async def test_wrong_second_factor_codes_lock_the_user(self, fake: FakeFrontendAPI, clock: ManualClock) -> None:
         """The tenth wrong code answers 403 user_locked; even a right code is refused until the lock ends."""
         secret = otp_secret()
         user_id = fake.add_user(EMAIL, PASSWORD, totp_secret=secret)
@@ -687,7 +685,7 @@ class TestLockout:
         user = await bapi.get_user(user_id)
         assert (user.locked, user.lockout_expires_in_seconds, user.verification_attempts_remaining) == (False, None, 10)
 
-    async def test_wrong_enrolment_codes_count(self, fapi: AsyncFrontend, clock: Clock) -> None:
+    async def test_wrong_enrolment_codes_count(self, fapi: AsyncFrontend, clock: ManualClock) -> None:
         """A wrong enrolment code costs an attempt; verifying resets the count."""
         user = await fapi.get_user()
         assert (user.data.locked, user.data.verification_attempts_remaining) == (False, 10)

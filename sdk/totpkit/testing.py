@@ -30,6 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError('totpkit.testing needs respx; install it with: pip install "totpkit[testing]"') from exc
 
 from ._fake import FakeFrontendAPI
+from ._fake.clock import ManualClock
 from .otp import totp_code
 
-__all__ = ("FakeFrontendAPI", "totp_code")
+__all__ = ("FakeFrontendAPI", "ManualClock", "totp_code")

@@ -29,6 +29,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from totpkit.otp import totp_code
+from totpkit.testing import ManualClock
 from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.core.passwords import PasswordHasher
 from totpkit_server.core.sealing import KeyRing
@@ -43,18 +44,11 @@ BASE_URL = "http://testserver.local"
 _EMAIL_NUMBERS = itertools.count(1)
 
 
-class FakeClock:
-    """A clock the tests move by hand; pass it as ``TOTPKitConfig.clock``."""
+class FakeClock(ManualClock):
+    """:class:`~totpkit.testing.ManualClock` starting at :data:`START_TIME`; pass it as ``TOTPKitConfig.clock``."""
 
     def __init__(self, now: float = START_TIME) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward (or backward with a negative value)."""
-        self.now += seconds
+        super().__init__(now)
 
 
 def seeded_random_bytes(seed: int) -> Callable[[int], bytes]:
