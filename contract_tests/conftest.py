@@ -35,10 +35,18 @@ from openapi_schema_validator import OAS30Validator
 
 from totpkit.otp import time_step, totp_code
 
+from .clerk_openapi import (
+    BASE_URL_ENV,
+    CACHE_DIR_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_CACHE_DIR,
+    DIR_ENV,
+    DOCUMENTS,
+    ClerkOpenAPIUnavailable,
+    locate_document,
+)
+
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
-FAPI_SPEC = REFERENCE_DIR / "clerk-fapi-openapi.yml"
-BAPI_SPEC = REFERENCE_DIR / "clerk-bapi-openapi.yml"
 
 START_TIME = 1_767_225_600.0
 """2026-01-01T00:00:00Z: where the fake clock of the ``inprocess`` and ``fake`` targets starts."""
@@ -65,6 +73,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--secret-key",
         default=os.environ.get("TOTPKIT_CONTRACT_SECRET_KEY"),
         help="the live server's Backend API secret key (env TOTPKIT_CONTRACT_SECRET_KEY)",
+    )
+    group.addoption(
+        "--clerk-openapi-dir",
+        default=os.environ.get(DIR_ENV),
+        help="a directory holding Clerk's pinned OpenAPI documents, instead of downloading them "
+        f"(env {DIR_ENV}); see contract_tests/clerk_openapi.py",
     )
     group.addoption(
         "--update-golden",
@@ -106,18 +120,40 @@ def _rewrite_nullable(node: Any) -> Any:
     return rewritten
 
 
-@cache
 def _load_spec(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        pytest.fail(
-            f"Clerk's OpenAPI document is missing: {path}. The contract tests need the repository's "
-            "sibling directory shared/reference/ (clone it next to the repository).",
-            pytrace=False,
-        )
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader class
     return {"components": _rewrite_nullable(document["components"]), "paths": document.get("paths", {})}
+
+
+class SpecDocuments:
+    """Clerk's FAPI and BAPI documents, located (see :mod:`contract_tests.clerk_openapi`) and parsed once.
+
+    A document that cannot be had fails every test that needs it with the same message, without
+    trying the download again for each test.
+    """
+
+    def __init__(self, override_dir: Path | None, cache_dir: Path, base_url: str) -> None:
+        self._override_dir = override_dir
+        self._cache_dir = cache_dir
+        self._base_url = base_url
+        self._documents: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, str] = {}
+
+    def document(self, api: str) -> dict[str, Any]:
+        if api not in self._documents and api not in self._failures:
+            try:
+                path = locate_document(
+                    DOCUMENTS[api], override_dir=self._override_dir, cache_dir=self._cache_dir, base_url=self._base_url
+                )
+            except ClerkOpenAPIUnavailable as exc:
+                self._failures[api] = f"Clerk's {api.upper()} OpenAPI document is unavailable: {exc}"
+            else:
+                self._documents[api] = _load_spec(path)
+        if api in self._failures:
+            pytest.fail(self._failures[api], pytrace=False)
+        return self._documents[api]
 
 
 def _operation_schema(document: dict[str, Any], operation: str) -> dict[str, Any]:
@@ -142,13 +178,14 @@ class SpecValidators:
     A ``schema`` with spaces names an operation's inline answer instead: ``"POST /users/{user_id}/verify_totp 200"``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, documents: SpecDocuments) -> None:
+        self._documents = documents
         self._validators: dict[tuple[str, str], OAS30Validator] = {}
 
     def validator(self, api: str, schema: str) -> OAS30Validator:
         key = (api, schema)
         if key not in self._validators:
-            document = _load_spec(FAPI_SPEC if api == "fapi" else BAPI_SPEC)
+            document = self._documents.document(api)
             if " " in schema:
                 root = {**_operation_schema(document, schema), "components": document["components"]}
             elif schema in document["components"]["schemas"]:
@@ -168,9 +205,15 @@ class SpecValidators:
 
 
 @pytest.fixture(scope="session")
-def spec() -> SpecValidators:
-    """Validators built once per session (the YAML documents are parsed once)."""
-    return SpecValidators()
+def spec(pytestconfig: pytest.Config) -> SpecValidators:
+    """Validators built once per session (the YAML documents are located and parsed once)."""
+    override = pytestconfig.getoption("--clerk-openapi-dir")
+    documents = SpecDocuments(
+        override_dir=Path(override) if override else None,
+        cache_dir=Path(os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR),
+        base_url=os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL,
+    )
+    return SpecValidators(documents)
 
 
 # --------------------------------------------------------------------------------------------------
