@@ -83,7 +83,11 @@ def add_audit_command(
 def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
     path = config.sqlite_path
     if not path.is_file():
-        print(f"totpkit: no database at {path}", file=sys.stderr)
+        print(
+            f"totpkit: no database at {path.resolve()}; point --data-dir or TOTPKIT_DATA_DIR at the server's data "
+            "directory",
+            file=sys.stderr,
+        )
         return 2
     events = asyncio.run(_read(SQLiteStore(path), args))
     if args.json:

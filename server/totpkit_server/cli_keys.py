@@ -80,7 +80,10 @@ def _keys_path(args: argparse.Namespace) -> Path:
 def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:
     path = _keys_path(args)
     if not path.exists():
-        _fail(f"no keys file at {path}; start `totpkit serve` once, or make one with `totpkit keys generate`")
+        _fail(
+            f"no keys file at {path.resolve()}; pass --keys-file (or TOTPKIT_KEYS_FILE), point --data-dir "
+            "(or TOTPKIT_DATA_DIR) at the server's data directory, or make one with `totpkit keys generate`"
+        )
         return None
     try:
         return path, read_keys_file(path)
@@ -96,7 +99,7 @@ def _database(args: argparse.Namespace) -> Path | None:
     """
     path = TOTPKitConfig(data_dir=Path(args.data_dir)).sqlite_path
     if not path.is_file():
-        _fail(f"no database at {path}; pass the server's --data-dir")
+        _fail(f"no database at {path.resolve()}; point --data-dir (or TOTPKIT_DATA_DIR) at the server's data directory")
         return None
     return path
 
