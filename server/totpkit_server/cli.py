@@ -50,7 +50,7 @@ from .services import Instance, UserService
 from .serving import BindError, bind
 from .storage.sqlite import SQLiteStore
 
-__all__ = ("main", "parse_command_line")
+__all__ = ("build_parser", "main", "parse_command_line")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -225,7 +225,8 @@ def _subcommands(parser: argparse.ArgumentParser, dest: str) -> argparse._SubPar
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``totpkit`` command line: every subcommand, each with a description and explained options."""
     parser = _Parser(prog="totpkit", description="Clerk-compatible TOTP MFA server.")
     commands = _subcommands(parser, "command")
 
@@ -273,7 +274,7 @@ def parse_command_line(argv: Sequence[str] | None, environ: Mapping[str, str]) -
 
     Usage errors exit (status 2, one line); an invalid ``TOTPKIT_*`` value raises :class:`SettingError`.
     """
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     resolve_settings(args, environ)
     return args
 
