@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
 import os
+import re
+import socket
 import stat
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from totpkit.otp import totp_code
 from totpkit_server import TOTPKitConfig, create_app
-from totpkit_server.cli import main
+from totpkit_server.cli import build_parser, main
 from totpkit_server.keys import read_keys_file
 from totpkit_server.storage._sqlite_migrations import MIGRATIONS
 from totpkit_server.testing import serve
@@ -185,3 +188,172 @@ class TestServeProcess:
         assert result.returncode != 0
         assert "production mode needs explicit keys" in result.stderr
         assert not (tmp_path / "keys.json").exists()
+
+
+_COMMAND = (sys.executable, "-m", "totpkit_server")
+
+
+def _totpkit(*args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    """A real ``totpkit`` process (its stdin is not a terminal)."""
+    return subprocess.run(
+        [*_COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_without_keys_file(),
+        stdin=stdin,
+        check=False,
+    )
+
+
+def _one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+class TestServeBinding:
+    def test_banner_comes_after_the_port_is_bound(self, tmp_path: Path) -> None:
+        """When the banner is printed the server already accepts connections (``--port 0``: the real port)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "totpkit_server", "serve", "--port", "0", "--data-dir", str(tmp_path / "d")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env={**_without_keys_file(), "PYTHONUNBUFFERED": "1"},
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            match = re.fullmatch(r"totpkit listening on (http://127\.0\.0\.1:(\d+))\n", first)
+            assert match is not None, first
+            assert int(match.group(2)) != 0
+            live = httpx.get(f"{match.group(1)}/healthz", timeout=10)  # no retry: it must answer now
+            assert live.status_code == 200
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+    def test_taken_port_is_one_line_naming_the_flag(self, tmp_path: Path) -> None:
+        """A port someone else listens on: exit non-zero, one line naming ``--port``, no banner, no traceback."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = _totpkit("serve", "--port", str(port), "--data-dir", str(tmp_path))
+        assert result.returncode != 0
+        line = _one_line(result.stderr)
+        assert f"port {port}" in line
+        assert "--port" in line
+        assert "listening" not in result.stdout
+
+
+class TestDataDirectoryIsNeverCreatedByMistake:
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["create-user", "--email", "a@example.com", "--password", PASSWORD],
+            ["audit"],
+            ["keys", "list"],
+            ["keys", "rotate"],
+            ["keys", "reseal"],
+            ["keys", "retire", "k_x"],
+        ],
+        ids=lambda argv: " ".join(argv[:2]),
+    )
+    def test_missing_data_dir_is_refused_and_named(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+    ) -> None:
+        """A data directory that does not exist: exit 2, one line naming it and how to point elsewhere; not created."""
+        monkeypatch.delenv("TOTPKIT_KEYS_FILE", raising=False)
+        missing = tmp_path / "typo"
+        assert main([*argv, "--data-dir", str(missing)]) == 2
+        line = _one_line(capsys.readouterr().err)
+        assert str(missing.resolve()) in line
+        assert "--data-dir" in line
+        assert "TOTPKIT_DATA_DIR" in line
+        assert not missing.exists()
+
+    def test_data_dir_from_the_environment_is_named_as_such(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("TOTPKIT_DATA_DIR", str(tmp_path / "typo"))
+        assert main(["create-user", "--email", "a@example.com", "--password", PASSWORD]) == 2
+        assert "(from TOTPKIT_DATA_DIR)" in capsys.readouterr().err
+        assert not (tmp_path / "typo").exists()
+
+
+class TestCreateUserWithoutTerminal:
+    def test_no_password_and_no_terminal_is_a_clear_error(self, tmp_path: Path) -> None:
+        """No ``--password`` and stdin not a terminal: one line saying what to pass, exit 2, no user."""
+        result = _totpkit("create-user", "--data-dir", str(tmp_path), "--email", "tty@example.com")
+        assert result.returncode == 2
+        line = _one_line(result.stderr)
+        assert "--password-stdin" in line
+        assert "EOFError" not in result.stderr
+        assert result.stdout == ""
+
+    def test_password_stdin_still_works_without_terminal(self, tmp_path: Path) -> None:
+        result = subprocess.run(
+            [*_COMMAND, "create-user", "--data-dir", str(tmp_path), "--email", "pipe@example.com", "--password-stdin"],
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_without_keys_file(),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("user_")
+
+
+def _subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found.append((*path, name))
+                found.extend(_subcommands(sub, (*path, name)))
+    return found
+
+
+def _subparser(path: tuple[str, ...]) -> argparse.ArgumentParser:
+    parser = build_parser()
+    for name in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+class TestHelp:
+    def test_every_subcommand_is_covered(self) -> None:
+        commands = _subcommands(build_parser())
+        assert {("serve",), ("create-user",), ("audit",), ("keys", "rotate"), ("keys", "generate")} <= set(commands)
+
+    @pytest.mark.parametrize("path", _subcommands(build_parser()), ids=" ".join)
+    def test_help_describes_the_command_every_option_and_its_default(
+        self, path: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``totpkit <command> --help``: a description, help for every option, and each meaningful default."""
+        parser = _subparser(path)
+        assert parser.description
+        with pytest.raises(SystemExit) as exit_info:
+            main([*path, "--help"])
+        assert exit_info.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert " ".join(parser.description.split()) in text
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help, f"{' '.join(path)} {action.option_strings or action.dest} has no help"
+            if action.default not in (None, False, argparse.SUPPRESS):
+                assert f"default: {action.default}" in text or "default" in action.help
+
+    def test_serve_help_shows_variables_and_defaults(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit):
+            main(["serve", "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--port PORT TCP port to listen on (0: any free port). [env TOTPKIT_PORT; default: 8000]" in text
+        assert "[env TOTPKIT_RATE_LIMIT_PER_IP; default: 300]" in text

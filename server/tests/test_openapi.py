@@ -23,6 +23,7 @@ from openapi_schema_validator import OAS31Validator
 from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.bapi import BAPI_HANDLERS
 from totpkit_server.fapi import FAPI_HANDLERS
+from totpkit_server.http.health import HEALTH_HANDLERS
 from totpkit_server.openapi import OPERATIONS, operation_key
 from totpkit_server.plugin import TOTPKitPlugin
 
@@ -75,7 +76,7 @@ class TestEveryRouteIsDocumented:
 
     def test_every_handler_has_its_own_entry(self) -> None:
         """Each route handler has an entry in the table (handlers added without one fail here)."""
-        keys = [operation_key(handler) for handler in (*FAPI_HANDLERS, *BAPI_HANDLERS)]
+        keys = [operation_key(handler) for handler in (*FAPI_HANDLERS, *BAPI_HANDLERS, *HEALTH_HANDLERS)]
         assert len(keys) == len(set(keys)), "handler keys must be unique: the table is keyed by them"
         assert set(OPERATIONS) == {*keys, "openapi.get_openapi_document"}
 

@@ -1,8 +1,7 @@
 """``totpkit``: run the server, apply migrations, create users, make production keys.
 
     totpkit serve [--host 127.0.0.1] [--port 8000] [--data-dir .totpkit] [--production --keys-file F]
-                  [--rate-limit-per-ip N ... --trusted-proxy-header H]   (see cli_throttling)
-                  [--reverification-max-age MINUTES]
+                  [--allowed-origins O,O] [--log-format json] [...]   (every setting: cli_settings)
     totpkit migrate [--data-dir ...]
     totpkit create-user --email E [--password P | --password-stdin] [--totp-secret S]
     totpkit keys generate --output keys.json
@@ -11,6 +10,12 @@
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
 ``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
+
+Every setting is a flag and a ``TOTPKIT_*`` environment variable, declared once in
+:data:`~totpkit_server.cli_settings.SETTINGS`; add new ones there, not here. ``serve`` and
+``migrate`` create the data directory; the other commands refuse to, and say where they looked.
+Errors are one line on stderr: exit status 2 for bad arguments or settings, 1 for a refused action.
+A new subcommand goes in its own ``cli_<name>.py`` with an ``add_<name>_command(commands, ...)``.
 """
 
 from __future__ import annotations
@@ -20,36 +25,75 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, NoReturn, cast
 
+from . import serving
 from .cli_audit import add_audit_command
 from .cli_keys import add_key_commands
-from .cli_throttling import add_throttling_options, throttling_settings, uvicorn_proxy_settings
+from .cli_settings import (
+    SettingError,
+    add_settings,
+    config_settings,
+    explain_config_error,
+    missing_data_dir,
+    resolve_settings,
+)
+from .cli_throttling import uvicorn_proxy_settings
 from .config import TOTPKitConfig
 from .core import errors
 from .key_rotation import check_sealing_keys
 from .keys import InstanceKeys, KeyConfigurationError, load_keys, read_keys_file, write_keys_file
-from .logging_config import serve_log_config
+from .logging_config import announce, serve_log_config
 from .services import Instance, UserService
+from .serving import BindError, bind
 from .storage.sqlite import SQLiteStore
 
-__all__ = ("main",)
+__all__ = ("build_parser", "main", "parse_command_line")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default unless it has none worth showing or its help states it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in help_text:
+            return help_text
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """``totpkit``'s parsers: help with defaults, and usage errors in one line (exit status 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _config(args: argparse.Namespace) -> TOTPKitConfig:
-    config = TOTPKitConfig(
-        data_dir=Path(args.data_dir),
-        production=getattr(args, "production", False),
-        issuer_name=getattr(args, "issuer_name", None) or "totpkit",
-        reverification_max_age=getattr(args, "reverification_max_age", None),
-        **throttling_settings(args),
-    )
-    keys_file = getattr(args, "keys_file", None) or os.environ.get("TOTPKIT_KEYS_FILE")
+    """The configuration the settings describe. Raises :class:`SettingError` naming the flag or variable."""
+    try:
+        config = TOTPKitConfig(**config_settings(args))
+    except ValueError as exc:
+        raise SettingError(explain_config_error(args, str(exc))) from None
+    keys_file = getattr(args, "keys_file", None)
     if keys_file:
         keys = read_keys_file(Path(keys_file))
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     return config
+
+
+def _require_data_dir(config: TOTPKitConfig, args: argparse.Namespace) -> None:
+    """Raise :class:`SettingError` if the command would have to create the data directory."""
+    problem = missing_data_dir(config.sqlite_path.parent if config.database_url else config.data_dir, args)
+    if problem is None and not getattr(args, "keys_file", None):
+        problem = missing_data_dir(config.data_dir, args)
+    if problem is not None:
+        raise SettingError(problem)
 
 
 def _banner(config: TOTPKitConfig, keys: InstanceKeys, url: str) -> str:
@@ -65,29 +109,32 @@ def _banner(config: TOTPKitConfig, keys: InstanceKeys, url: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .app import create_app
 
+    config = _config(args)
     try:
-        config = _config(args)
         keys = load_keys(config)
         asyncio.run(_check_sealing_keys(config, keys))
     except KeyConfigurationError as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
-    print(_banner(config, keys, f"http://{args.host}:{args.port}"), flush=True)
-    uvicorn.run(
+    try:
+        sock = bind(args.host, args.port)
+    except BindError as exc:
+        print(f"totpkit: {exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return serving.run(
         create_app(config),
-        host=args.host,
-        port=args.port,
+        sock,
+        lambda: announce(_banner(config, keys, url), args.log_format),
         log_level=args.log_level,
-        log_config=serve_log_config(args.log_level),
+        log_config=serve_log_config(args.log_level, args.log_format),
         access_log=False,
         **uvicorn_proxy_settings(config.trusted_proxy_header),
     )
-    return 0
 
 
 async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
@@ -116,15 +163,31 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_user(args: argparse.Namespace) -> int:
-    password = args.password
+def _read_password(args: argparse.Namespace) -> str:
+    """``--password``, a line of stdin (``--password-stdin``), or a prompt on the terminal.
+
+    Raises :class:`SettingError` when there is no terminal to prompt on (or it is closed).
+    """
+    if args.password is not None:
+        return str(args.password)
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif password is None:
-        password = getpass.getpass("Password: ")
+        return sys.stdin.readline().rstrip("\n")
+    no_terminal = "no terminal to ask for the password on; pass --password-stdin (or --password)"
+    if not sys.stdin.isatty():
+        raise SettingError(no_terminal)
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        raise SettingError(no_terminal) from None
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _require_data_dir(config, args)
+    password = _read_password(args)
 
     async def run() -> str:
-        instance, store = await _open(_config(args))
+        instance, store = await _open(config)
         try:
             user = await UserService(instance).create_user(
                 email=args.email, password=password, totp_secret=args.totp_secret
@@ -154,57 +217,80 @@ def _keys_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="totpkit", description="Clerk-compatible TOTP MFA server.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _subcommands(parser: argparse.ArgumentParser, dest: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Required subcommands of ``parser``, made as :class:`_Parser` (one-line errors, defaults in help)."""
+    return cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest=dest, required=True, parser_class=_Parser),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``totpkit`` command line: every subcommand, each with a description and explained options."""
+    parser = _Parser(prog="totpkit", description="Clerk-compatible TOTP MFA server.")
+    commands = _subcommands(parser, "command")
 
     def with_data_dir(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument("--data-dir", default=os.environ.get("TOTPKIT_DATA_DIR", ".totpkit"))
-        sub.add_argument("--keys-file", default=None, help="keys file made by `totpkit keys generate`")
-        return sub
+        return add_settings(sub, shared_only=True)
 
-    serve = with_data_dir(commands.add_parser("serve", help="run the server (embedded SQLite)"))
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--production", action="store_true", help="refuse to start without explicit keys")
-    serve.add_argument("--issuer-name", default=None, help="application name shown in authenticator apps")
-    serve.add_argument(
-        "--reverification-max-age",
-        type=int,
-        default=None,
-        metavar="MINUTES",
-        help="MFA changes need a verification this recent (403 session_reverification_required); default off",
-    )
-    serve.add_argument("--log-level", default="info")
-    add_throttling_options(serve)
+    serve = add_settings(commands.add_parser("serve", help="run the server (embedded SQLite)"))
     serve.set_defaults(func=_serve)
 
     migrate = with_data_dir(commands.add_parser("migrate", help="apply database migrations"))
     migrate.set_defaults(func=_migrate)
 
     create = with_data_dir(commands.add_parser("create-user", help="create a user with a password"))
-    create.add_argument("--email", required=True)
+    create.add_argument("--email", required=True, help="the new user's email address")
     secret = create.add_mutually_exclusive_group()
-    secret.add_argument("--password", default=None)
-    secret.add_argument("--password-stdin", action="store_true")
+    secret.add_argument("--password", default=None, help="the password (visible to other local users; prefer stdin)")
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     create.add_argument("--totp-secret", default=None, help="import an existing base32 TOTP secret")
     create.set_defaults(func=_create_user)
 
     add_audit_command(commands, with_data_dir, _config)
 
     keys = commands.add_parser("keys", help="key management")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands = _subcommands(keys, "keys_command")
     generate = key_commands.add_parser("generate", help="write a new production keys file")
-    generate.add_argument("--output", required=True)
+    generate.add_argument("--output", required=True, help="where to write it (refused if it exists)")
     generate.set_defaults(func=_keys_generate)
     add_key_commands(key_commands, with_data_dir)
+    _describe_subcommands(parser)
     return parser
 
 
+def _describe_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand without a description its one-line help, so ``--help`` explains it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                sub.description = sub.description or helps.get(name)
+                _describe_subcommands(sub)
+
+
+def parse_command_line(argv: Sequence[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
+    """The parsed command line, each setting taken from its flag, else from ``environ``, else its default.
+
+    Usage errors exit (status 2, one line); an invalid ``TOTPKIT_*`` value raises :class:`SettingError`.
+    """
+    args = build_parser().parse_args(argv)
+    resolve_settings(args, environ)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``totpkit`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    status: int = args.func(args)
+    """Entry point of the ``totpkit`` command; returns the exit status.
+
+    Invalid settings (flags or ``TOTPKIT_*`` variables) and refusals found before any work print one
+    line on stderr and return 2.
+    """
+    try:
+        args = parse_command_line(argv, os.environ)
+        status: int = args.func(args)
+    except SettingError as exc:
+        print(f"totpkit: {exc}", file=sys.stderr)
+        return 2
     return status
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
+from .cli_settings import missing_data_dir
 from .config import TOTPKitConfig
 from .storage.records import AuditEventRecord
 from .storage.sqlite import SQLiteStore
@@ -82,8 +83,15 @@ def add_audit_command(
 
 def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
     path = config.sqlite_path
+    if config.database_url is None and (problem := missing_data_dir(config.data_dir, args)):
+        print(f"totpkit: {problem}", file=sys.stderr)
+        return 2
     if not path.is_file():
-        print(f"totpkit: no database at {path}", file=sys.stderr)
+        print(
+            f"totpkit: no database at {path.resolve()}; point --data-dir or TOTPKIT_DATA_DIR at the server's data "
+            "directory",
+            file=sys.stderr,
+        )
         return 2
     events = asyncio.run(_read(SQLiteStore(path), args))
     if args.json:

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from .cli_settings import missing_data_dir
 from .config import TOTPKitConfig
 from .core.tokens import SigningKey
 from .key_rotation import (
@@ -57,11 +58,13 @@ def add_key_commands(
     rotate.set_defaults(func=_rotate)
 
     reseal = with_data_dir(key_commands.add_parser("reseal", help="re-seal TOTP secrets under the active key"))
-    reseal.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE)
+    reseal.add_argument(
+        "--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE, help="secrets re-sealed per transaction"
+    )
     reseal.set_defaults(func=_reseal)
 
     retire = with_data_dir(key_commands.add_parser("retire", help="remove a sealing or signing key"))
-    retire.add_argument("key_id")
+    retire.add_argument("key_id", help="the id of the key to remove (`totpkit keys list` shows them)")
     retire.set_defaults(func=_retire)
 
 
@@ -78,9 +81,15 @@ def _keys_path(args: argparse.Namespace) -> Path:
 
 
 def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:
+    if not args.keys_file and (problem := missing_data_dir(Path(args.data_dir), args)):
+        _fail(problem)
+        return None
     path = _keys_path(args)
     if not path.exists():
-        _fail(f"no keys file at {path}; start `totpkit serve` once, or make one with `totpkit keys generate`")
+        _fail(
+            f"no keys file at {path.resolve()}; pass --keys-file (or TOTPKIT_KEYS_FILE), point --data-dir "
+            "(or TOTPKIT_DATA_DIR) at the server's data directory, or make one with `totpkit keys generate`"
+        )
         return None
     try:
         return path, read_keys_file(path)
@@ -94,9 +103,12 @@ def _database(args: argparse.Namespace) -> Path | None:
 
     Never creates one: a usage count taken from a new, empty database would wrongly allow a retire.
     """
+    if problem := missing_data_dir(Path(args.data_dir), args):
+        _fail(problem)
+        return None
     path = TOTPKitConfig(data_dir=Path(args.data_dir)).sqlite_path
     if not path.is_file():
-        _fail(f"no database at {path}; pass the server's --data-dir")
+        _fail(f"no database at {path.resolve()}; point --data-dir (or TOTPKIT_DATA_DIR) at the server's data directory")
         return None
     return path
 

@@ -1,7 +1,8 @@
-"""``totpkit serve`` options for request-rate limits and the trusted proxy (see ``TOTPKitConfig``).
+"""How ``totpkit serve`` tells uvicorn about the trusted proxy (see ``TOTPKitConfig.trusted_proxy_header``).
 
-    --rate-limit-window SECONDS  --rate-limit-per-client N  --rate-limit-per-ip N  (0 turns a limit off)
-    --trusted-proxy-header HEADER [--trusted-proxy-hops N]
+The rate-limit and proxy options themselves (``--rate-limit-window``, ``--rate-limit-per-client``,
+``--rate-limit-per-ip``, ``--trusted-proxy-header``, ``--trusted-proxy-hops`` and their ``TOTPKIT_*``
+variables) are rows of :data:`~totpkit_server.cli_settings.SETTINGS`.
 
 Without ``--trusted-proxy-header`` the caller's address is the connection's peer, and uvicorn's own
 ``X-Forwarded-*`` handling is switched off too (see :func:`uvicorn_proxy_settings`), so a client
@@ -13,34 +14,9 @@ header itself.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-__all__ = ("add_throttling_options", "throttling_settings", "uvicorn_proxy_settings")
-
-_FIELDS = (
-    "rate_limit_window",
-    "rate_limit_per_client",
-    "rate_limit_per_ip",
-    "trusted_proxy_header",
-    "trusted_proxy_hops",
-)
-
-
-def add_throttling_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the rate-limit and proxy options to ``parser`` (unset options keep the config defaults)."""
-    group = parser.add_argument_group("rate limits")
-    group.add_argument("--rate-limit-window", type=int, default=None, metavar="SECONDS")
-    group.add_argument("--rate-limit-per-client", type=int, default=None, metavar="N")
-    group.add_argument("--rate-limit-per-ip", type=int, default=None, metavar="N")
-    group.add_argument(
-        "--trusted-proxy-header",
-        default=None,
-        metavar="HEADER",
-        help="read the caller's address from this header (x-forwarded-for, x-real-ip) set by your proxy",
-    )
-    group.add_argument("--trusted-proxy-hops", type=int, default=None, metavar="N")
-    return parser
+__all__ = ("uvicorn_proxy_settings",)
 
 
 def uvicorn_proxy_settings(trusted_proxy_header: str | None) -> dict[str, Any]:
@@ -50,8 +26,3 @@ def uvicorn_proxy_settings(trusted_proxy_header: str | None) -> dict[str, Any]:
     from 127.0.0.1, letting any local caller pick its rate-limit bucket.
     """
     return {} if trusted_proxy_header else {"proxy_headers": False}
-
-
-def throttling_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``TOTPKitConfig`` fields given on the command line (none for commands without the options)."""
-    return {name: getattr(args, name) for name in _FIELDS if getattr(args, name, None) is not None}

@@ -31,6 +31,7 @@ from .fapi import FAPI_HANDLERS
 from .guards import SessionAuthError, provide_verified_session, session_auth_exception_handler
 from .http.deps import INSTANCE_STATE_KEY, provide_context, provide_instance
 from .http.errors import clerk_exception_handler, prefixed_exception_handler
+from .http.health import HEALTH_HANDLERS
 from .http.tracing import RequestTracing
 from .key_rotation import check_sealing_keys
 from .keys import load_keys
@@ -87,8 +88,9 @@ class TOTPKitPlugin(InitPlugin):
         )
 
     def _route_handlers(self) -> list[HTTPRouteHandler]:
-        """The Frontend and Backend API handlers, and the OpenAPI document's if ``openapi_path`` is set."""
-        handlers: list[HTTPRouteHandler] = [*FAPI_HANDLERS, *BAPI_HANDLERS]
+        """The Frontend and Backend API handlers, ``/healthz`` and ``/readyz``, and the OpenAPI document's if
+        ``openapi_path`` is set."""
+        handlers: list[HTTPRouteHandler] = [*FAPI_HANDLERS, *BAPI_HANDLERS, *HEALTH_HANDLERS]
         config = self.config
         if config.openapi_path is not None:
             title = f"{config.issuer_name} (totpkit)"

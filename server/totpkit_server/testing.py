@@ -90,7 +90,11 @@ def free_port(host: str = LOCALHOST) -> int:
 
 
 def create_user(data_dir: Path, email: str, password: str, *, timeout: float = 60.0) -> str:
-    """``totpkit create-user`` in a child process; returns the new user's id."""
+    """``totpkit create-user`` in a child process; returns the new user's id.
+
+    Creates ``data_dir`` first if needed (``create-user`` itself refuses to make a new one).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [*_COMMAND, "create-user", "--data-dir", str(data_dir), "--email", email, "--password", password],
         capture_output=True,

@@ -40,6 +40,7 @@ _STATUS_TEXT = {
     422: "Invalid input: a missing, malformed, too long or out-of-range field, a body over the field or nesting "
     "limits, or a wrong code or password.",
     429: "Too many requests; ``Retry-After`` says when to try again.",
+    503: "Not ready: the database does not answer, or its schema is not at this server's version.",
 }
 _CLIENT_QUERY = ("_is_native", "__clerk_db_jwt", "__dev_session", "_clerk_js_version", "__clerk_api_version")
 _PUBLIC_QUERY = ("_clerk_js_version", "__clerk_api_version")

@@ -98,6 +98,18 @@ _SIGN_IN = "Sign in"
 _ME = "Me: TOTP and backup codes"
 _BAPI = "Backend API: users"
 _META = "Meta"
+_HEALTHY = {
+    "type": "object",
+    "properties": {"status": {"const": "ok"}},
+    "required": ["status"],
+    "additionalProperties": False,
+}
+_READY = {
+    "type": "object",
+    "properties": {"status": {"const": "ready"}, "schema_version": {"type": "integer", "minimum": 1}},
+    "required": ["status", "schema_version"],
+    "additionalProperties": False,
+}
 
 _SESSION = wrapped("Session")
 _VERIFICATION = wrapped("SessionVerification")
@@ -250,4 +262,9 @@ OPERATIONS: dict[str, OperationDoc] = {
     ),
     # --- this document --------------------------------------------------------------------------
     "openapi.get_openapi_document": OperationDoc("This OpenAPI document", _META, ref(OPENAPI_OBJECT), "public"),
+    # --- health probes (no rate limit, no audit event) -------------------------------------------
+    "health.healthz": OperationDoc("Liveness: the process serves requests", _META, _HEALTHY, "public"),
+    "health.readyz": OperationDoc(
+        "Readiness: the database answers and its migrations are current", _META, _READY, "public", errors=(503,)
+    ),
 }

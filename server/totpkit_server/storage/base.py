@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
+from typing import ClassVar
 
 from .records import (
     AuditEventRecord,
@@ -34,6 +35,10 @@ class Store(ABC):
     """Persistent state of a totpkit instance."""
 
     __slots__ = ()
+
+    latest_schema_version: ClassVar[int]
+    """The schema version this code's migrations reach; ``GET /readyz`` is 503 while :meth:`schema_version`
+    differs."""
 
     async def __aenter__(self) -> Store:
         await self.open()

@@ -122,6 +122,8 @@ class SQLiteStore(Store):
 
     __slots__ = ("_conn", "_lock", "_path")
 
+    latest_schema_version = len(MIGRATIONS)
+
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._conn: aiosqlite.Connection | None = None
