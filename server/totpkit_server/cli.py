@@ -47,7 +47,7 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
     )
     keys_file = getattr(args, "keys_file", None) or os.environ.get("TOTPKIT_KEYS_FILE")
     if keys_file:
-        keys = read_keys_file(Path(keys_file))
+        keys = read_keys_file(Path(keys_file), production=config.production)
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     return config
 
@@ -73,11 +73,13 @@ def _serve(args: argparse.Namespace) -> int:
         config = _config(args)
         keys = load_keys(config)
         asyncio.run(_check_sealing_keys(config, keys))
-    except KeyConfigurationError as exc:
+    except (KeyConfigurationError, ValueError) as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
+    if config.issuer_url is None:  # development: the bound address, never a request's Host header
+        config.issuer_url = _bound_url(args.host, args.port)
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
-    print(_banner(config, keys, f"http://{args.host}:{args.port}"), flush=True)
+    print(_banner(config, keys, _bound_url(args.host, args.port)), flush=True)
     uvicorn.run(
         create_app(config),
         host=args.host,
@@ -88,6 +90,11 @@ def _serve(args: argparse.Namespace) -> int:
         **uvicorn_proxy_settings(config.trusted_proxy_header),
     )
     return 0
+
+
+def _bound_url(host: str, port: int) -> str:
+    """``http://host:port`` of the listening socket (IPv6 hosts in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
@@ -149,7 +156,7 @@ def _keys_generate(args: argparse.Namespace) -> int:
     if path.exists():
         print(f"totpkit: {path} exists; refusing to overwrite keys", file=sys.stderr)
         return 1
-    write_keys_file(path, TOTPKitConfig(data_dir=path.parent))
+    write_keys_file(path, TOTPKitConfig(data_dir=path.parent), production=True)
     print(f"wrote {path} (mode 0600); start with: totpkit serve --production --keys-file {path}")
     return 0
 
