@@ -15,6 +15,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from totpkit_server import TOTPKitConfig, create_app
+from totpkit_server.cli import main
 from totpkit_server.keys import KeyConfigurationError, load_keys, read_keys_file, write_keys_file
 
 BASE_URL = "http://testserver.local"
@@ -348,3 +349,10 @@ class TestProductionKeysFile:
         path.write_text(json.dumps(document), "utf-8")
         with pytest.raises(KeyConfigurationError, match="environment"):
             read_keys_file(path)
+
+    def test_rotation_keeps_the_marker(self, tmp_path: Path) -> None:
+        """``totpkit keys rotate`` rewrites the file still marked production, still private."""
+        path = self.production_keys(tmp_path)
+        assert main(["keys", "rotate", "--keys-file", str(path), "--data-dir", str(tmp_path)]) == 0
+        assert json.loads(path.read_text("utf-8"))["environment"] == "production"
+        assert len(read_keys_file(path, production=True).signing_keys) == 2
