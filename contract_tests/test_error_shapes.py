@@ -110,7 +110,7 @@ class TestAuthenticationErrors:
             "GET",
             "/v1/client",
             params={"_is_native": "1"},
-            headers={"Authorization": "", "Origin": "https://app.example.com"},
+            headers={"Authorization": "", "Origin": "http://localhost:3000"},
         )
         check_error(
             golden, "origin_authorization_headers_conflict", response, 400, "origin_authorization_headers_conflict"

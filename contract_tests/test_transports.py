@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from totpkit.otp import time_step, totp_code
 
 PASSWORD = "correct horse battery"
@@ -58,7 +60,13 @@ class TestNativeMode:
 
 
 class TestBrowserOrigin:
-    """Cross-origin browsers get CORS answers that allow credentials and expose the token headers."""
+    """Cross-origin browsers get CORS answers that allow credentials and expose the token headers, but
+    only from allowed origins: others get no CORS headers and their state-changing requests 400
+    ``origin_invalid``. Both targets run with ``allowed_origins=("https://app.example.com",)``."""
+
+    @pytest.fixture
+    def target_options(self) -> dict[str, Any]:
+        return {"allowed_origins": ("https://app.example.com",)}
 
     async def test_origin_is_echoed(self, target: Any) -> None:
         origin = "https://app.example.com"
@@ -68,6 +76,30 @@ class TestBrowserOrigin:
         assert response.headers["access-control-allow-credentials"] == "true"
         exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
         assert {"authorization", "clerk-db-jwt", "retry-after"} <= exposed
+
+    async def test_refused_origin_gets_no_cors_and_changes_nothing(self, target: Any) -> None:
+        for origin in ("https://evil.example.com", "null", "http://localhost:3000"):
+            for method, path in (("POST", "/v1/client"), ("POST", "/v1/client/sign_ins"), ("GET", "/v1/client")):
+                response = await target.request(method, path, headers={"Origin": origin})
+                assert response.status_code == 400, (origin, method, path, response.text)
+                assert response.json()["errors"][0]["code"] == "origin_invalid"
+                assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+                assert "set-cookie" not in response.headers
+            environment = await target.request("GET", "/v1/environment", headers={"Origin": origin})
+            assert environment.status_code == 200
+            assert "access-control-allow-origin" not in environment.headers
+
+    async def test_preflight(self, target: Any) -> None:
+        ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        allowed = await target.request("OPTIONS", "/v1/client", headers={"Origin": "https://app.example.com", **ask})
+        assert allowed.status_code == 204
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        assert allowed.headers["access-control-allow-headers"] == "content-type"
+        refused = await target.request("OPTIONS", "/v1/client", headers={"Origin": "https://evil.example.com", **ask})
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["code"] == "origin_invalid"
+        assert "access-control-allow-origin" not in refused.headers
 
 
 class TestCookieMode:

@@ -717,14 +717,21 @@ class TestServerParity:
     """Wire details the fake shares with the server: CORS, 405s, body limits, media types."""
 
     async def test_cors_headers_are_echoed(self, raw: httpx.AsyncClient) -> None:
-        """A request with Origin gets the CORS answer headers, errors included, with a trace id header."""
-        origin = "https://app.example.com"
+        """A request from an accepted Origin (by default a loopback one) gets the CORS answer headers, errors
+        included, with a trace id header; a refused origin gets none, and its POSTs 400 origin_invalid."""
+        origin = "http://localhost:3000"
         for path in ("/v1/client", "/v1/environment", "/v1/nowhere"):
             response = await raw.get(path, headers={"Origin": origin})
             assert response.headers["access-control-allow-origin"] == origin
             assert response.headers["access-control-allow-credentials"] == "true"
         assert response.headers["x-clerk-trace-id"] == response.json()["clerk_trace_id"]
         assert "access-control-allow-origin" not in (await raw.get("/v1/client")).headers
+        refused = await raw.post("/v1/client", headers={"Origin": "https://app.example.com"})
+        assert refused.status_code == 400
+        assert _errors(refused)[0]["code"] == "origin_invalid"
+        assert "access-control-allow-origin" not in refused.headers
+        opaque = await raw.get("/v1/environment", headers={"Origin": "null"})
+        assert "access-control-allow-origin" not in opaque.headers
 
     async def test_methods(self, fake: FakeFrontendAPI, raw: httpx.AsyncClient) -> None:
         """An unsupported method or _method override is 405; OPTIONS answers 204 with Allow."""

@@ -187,10 +187,11 @@ class TestGate:
         environment = (await kit.http.get("/v1/environment")).json()
         assert environment["auth_config"]["reverification"] is True
 
-    def test_max_age_must_be_positive(self, make_config: Callable[..., TOTPKitConfig]) -> None:
-        """A window of zero minutes (or less) is a configuration error, not a gate nobody passes."""
+    def test_max_age_must_not_be_negative(self, make_config: Callable[..., TOTPKitConfig]) -> None:
+        """A negative window is a configuration error; 0 is the explicit "off" (never a gate nobody passes)."""
         with pytest.raises(ValueError, match="reverification_max_age"):
-            make_config(reverification_max_age=0)
+            make_config(reverification_max_age=-1)
+        assert make_config(reverification_max_age=0).step_up_max_age is None
 
 
 class TestFlow:
@@ -381,6 +382,28 @@ class TestCodes:
         kit.error(await attempt_second(other, other_session, "totp", code), 422, "form_code_incorrect")
         await start(device, session_id, "second_factor")
         kit.error(await attempt_second(device, session_id, "totp", code), 422, "form_code_incorrect")
+
+
+class TestLockedUser:
+    """A locked user cannot reverify at all, so cannot change MFA until the lock ends."""
+
+    async def test_locked_user_cannot_start_or_answer_a_reverification(self, kit: Any) -> None:
+        """While locked (Backend API lock), /verify at every level and the pending attempt answer 403
+        user_locked, even with the right code, and the session stays unverified; after unlocking it works."""
+        enrolled, device, session_id = await mfa_session(kit)
+        assert (await start(device, session_id, "second_factor")).status_code == 200
+        kit.clock.advance(MAX_AGE * MINUTE)
+        bapi = {"Authorization": f"Bearer {kit.secret_key}"}
+        locked = await kit.http.post(f"/v1/users/{enrolled.user_id}/lock", headers=bapi)
+        assert locked.status_code == 200, locked.text
+        for level in ("first_factor", "second_factor", "multi_factor"):
+            kit.error(await start(device, session_id, level), 403, "user_locked")
+        kit.error(await attempt_second(device, session_id, "totp", kit.code(enrolled.secret)), 403, "user_locked")
+        kit.error(await device.delete("/v1/me/totp"), 403, "session_reverification_required")
+        unlocked = await kit.http.post(f"/v1/users/{enrolled.user_id}/unlock", headers=bapi)
+        assert unlocked.status_code == 200, unlocked.text
+        verification = await reverify_with_totp(kit, device, session_id, enrolled.secret)
+        assert verification["status"] == "complete"
 
 
 class TestSessions:

@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 from totpkit.otp import totp_code
 from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.cli import build_parser, main
-from totpkit_server.keys import read_keys_file
+from totpkit_server.keys import KeyConfigurationError, read_keys_file, write_keys_file
 from totpkit_server.storage._sqlite_migrations import MIGRATIONS
 from totpkit_server.testing import serve
 
@@ -117,13 +117,29 @@ class TestKeysGenerate:
         assert output.read_bytes() == before
 
     def test_production_without_keys_refuses(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """serve --production without a keys file exits non-zero, says why, and writes no keys."""
+        """serve --production without its settings exits 2 with a one-line reason and writes no keys."""
         status = main(["serve", "--production", "--data-dir", str(tmp_path), "--port", "1"])
-        assert status != 0
+        assert status == 2
         err = capsys.readouterr().err
-        assert "production" in err
-        assert "keys" in err
+        assert err.startswith("totpkit: production mode needs"), err
+        assert len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "keys.json").exists()
+
+    def test_generate_makes_marked_production_keys(self, tmp_path: Path) -> None:
+        """keys generate writes production keys (sk_live_, marked) that production accepts; the data
+        directory's development keys (sk_test_, marked) are refused by production."""
+        output = tmp_path / "prod-keys.json"
+        assert main(["keys", "generate", "--output", str(output)]) == 0
+        document = json.loads(output.read_text("utf-8"))
+        assert document["environment"] == "production"
+        assert document["secret_key"].startswith("sk_live_")
+        assert read_keys_file(output, production=True).environment == "production"
+        dev = tmp_path / "data" / "keys.json"
+        write_keys_file(dev, TOTPKitConfig(data_dir=dev.parent))
+        assert json.loads(dev.read_text("utf-8"))["environment"] == "development"
+        assert read_keys_file(dev).secret_key.startswith("sk_test_")
+        with pytest.raises(KeyConfigurationError, match="development keys"):
+            read_keys_file(dev, production=True)
 
 
 def _without_keys_file() -> dict[str, str]:
@@ -153,29 +169,52 @@ class TestServeProcess:
             assert created.status_code == 200, created.text
             assert server.is_alive()
 
-    def test_serve_production_with_keys_file(self, tmp_path: Path) -> None:
-        """serve --production --keys-file runs in production mode, uses those keys and generates none."""
+    def test_serve_production_refuses_without_origins_and_issuer(self, tmp_path: Path) -> None:
+        """A real ``serve --production --keys-file`` without allowed origins and an issuer URL exits 2 with
+        a one-line message naming both (no traceback) and starts nothing."""
         keys_file = tmp_path / "prod-keys.json"
         assert main(["keys", "generate", "--output", str(keys_file)]) == 0
-        secret_key = read_keys_file(keys_file).secret_key
+        command = [sys.executable, "-m", "totpkit_server", "serve", "--production", "--keys-file", str(keys_file)]
+        result = subprocess.run(
+            [*command, "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_without_keys_file(),
+            check=False,
+        )
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "totpkit: production mode needs allowed_origins (--allowed-origins) and issuer_url (--issuer-url)"
+        ]
+        assert not (tmp_path / "data" / "keys.json").exists()
+
+    async def test_production_with_keys_file_in_process(self, tmp_path: Path) -> None:
+        """Keys from ``keys generate``, read for production, run a production app: production environment,
+        the sk_live_ key opens the Backend API, and no development keys are generated."""
+        keys_file = tmp_path / "prod-keys.json"
+        assert main(["keys", "generate", "--output", str(keys_file)]) == 0
+        keys = read_keys_file(keys_file, production=True)
         data_dir = tmp_path / "data"
-        args = ["--production", "--keys-file", str(keys_file)]
-        with serve(data_dir, args=args, env=_without_keys_file()) as server:
-            response = httpx.get(f"{server.url}/v1/environment", timeout=10)
-            assert response.json()["display_config"]["instance_environment_type"] == "production"
-            assert not (data_dir / "keys.json").exists()
-            output = server.log_path.read_text(errors="replace")
-            assert secret_key not in output
-            assert "DEVELOPMENT KEYS" not in output
-            ok = httpx.get(
-                f"{server.url}/v1/users/user_nope",
-                headers={"Authorization": f"Bearer {secret_key}"},
-                timeout=10,
-            )
-            assert ok.status_code == 404, ok.text
+        config = TOTPKitConfig(
+            data_dir=data_dir,
+            production=True,
+            allowed_origins=("https://app.example.com",),
+            issuer_url="https://auth.example.com",
+            key_ring=keys.key_ring,
+            signing_keys=keys.signing_keys,
+            secret_key=keys.secret_key,
+        )
+        async with AsyncTestClient(create_app(config), base_url="https://auth.example.com") as http:
+            environment = await http.get("/v1/environment")
+            assert environment.json()["display_config"]["instance_environment_type"] == "production"
+            missing = await http.get("/v1/users/user_nope", headers={"Authorization": f"Bearer {keys.secret_key}"})
+            assert missing.status_code == 404, missing.text
+        assert not (data_dir / "keys.json").exists()
 
     def test_production_process_without_keys_exits(self, tmp_path: Path) -> None:
-        """A real ``serve --production`` without keys exits non-zero with a clear message."""
+        """A real ``serve --production`` without keys or settings exits 2 with a clear one-line message."""
         env = _without_keys_file()
         result = subprocess.run(
             [sys.executable, "-m", "totpkit_server", "serve", "--production", "--data-dir", str(tmp_path)],
@@ -185,8 +224,9 @@ class TestServeProcess:
             env=env,
             check=False,
         )
-        assert result.returncode != 0
-        assert "production mode needs explicit keys" in result.stderr
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("totpkit: production mode needs"), result.stderr
         assert not (tmp_path / "keys.json").exists()
 
 

@@ -82,7 +82,7 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         raise SettingError(explain_config_error(args, str(exc))) from None
     keys_file = getattr(args, "keys_file", None)
     if keys_file:
-        keys = read_keys_file(Path(keys_file))
+        keys = read_keys_file(Path(keys_file), production=config.production)
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     return config
 
@@ -115,7 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         keys = load_keys(config)
         asyncio.run(_check_sealing_keys(config, keys))
-    except KeyConfigurationError as exc:
+    except (KeyConfigurationError, ValueError) as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
@@ -125,7 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    url = _bound_url(host, port)
+    if config.issuer_url is None:  # development: the bound address, never a request's Host header
+        config.issuer_url = url + config.path_prefix.rstrip("/")
     return serving.run(
         create_app(config),
         sock,
@@ -135,6 +137,11 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         **uvicorn_proxy_settings(config.trusted_proxy_header),
     )
+
+
+def _bound_url(host: str, port: int) -> str:
+    """``http://host:port`` of the listening socket (IPv6 hosts in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
@@ -212,7 +219,7 @@ def _keys_generate(args: argparse.Namespace) -> int:
     if path.exists():
         print(f"totpkit: {path} exists; refusing to overwrite keys", file=sys.stderr)
         return 1
-    write_keys_file(path, TOTPKitConfig(data_dir=path.parent))
+    write_keys_file(path, TOTPKitConfig(data_dir=path.parent), production=True)
     print(f"wrote {path} (mode 0600); start with: totpkit serve --production --keys-file {path}")
     return 0
 

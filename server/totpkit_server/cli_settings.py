@@ -100,9 +100,9 @@ def totp_window(text: str) -> int:
     return _integer(text, 0, 2)
 
 
-def optional_minutes(text: str) -> int | None:
-    """Minutes (at least 1), or ``off``/``none`` for ``None``."""
-    return None if text.strip().lower() in _NONE else _integer(text, 1)
+def minutes_or_off(text: str) -> int:
+    """Minutes (at least 1), or ``off``/``none``/``0`` for ``0`` (turned off)."""
+    return 0 if text.strip().lower() in (*_NONE, "0") else _integer(text, 1)
 
 
 def optional_text(text: str) -> str | None:
@@ -259,7 +259,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_codes_enabled", boolean),
     Setting("lockout_max_attempts", non_negative_int, "N"),
     Setting("lockout_duration", positive_int, "SECONDS"),
-    Setting("reverification_max_age", optional_minutes, "MINUTES"),
+    Setting("reverification_max_age", minutes_or_off, "MINUTES"),
     # rate limits and the proxy in front
     Setting("rate_limit_window", positive_int, "SECONDS"),
     Setting("rate_limit_per_client", non_negative_int, "N"),
@@ -395,7 +395,12 @@ def config_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def explain_config_error(args: argparse.Namespace, message: str) -> str:
-    """``message`` (a ``TOTPKitConfig`` ValueError) plus the flags or variables that set the fields it names."""
+    """``message`` (a ``TOTPKitConfig`` ValueError) plus the flags or variables that set the fields it names.
+
+    A message that already names its flags (``... (--issuer-url)``) is returned as it is.
+    """
+    if "(--" in message:
+        return message
     given: dict[str, str] = getattr(args, "given_settings", {})
     sources = [source for name, source in given.items() if re.search(rf"\b{name}\b", message)]
     return f"{message} (check {', '.join(sources)})" if sources else message

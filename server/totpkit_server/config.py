@@ -9,12 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .core.ids import IdFactory, random_id_factory
+from .core.origins import normalize_origin
 from .core.passwords import PasswordHasher
 from .core.request_context import random_trace_id
 from .core.sealing import KeyRing
 from .core.tokens import SigningKey
 
-__all__ = ("TOTPKitConfig",)
+__all__ = ("PRODUCTION_REVERIFICATION_MAX_AGE", "TOTPKitConfig")
+
+PRODUCTION_REVERIFICATION_MAX_AGE = 10
+"""Minutes of Clerk's "strict" reverification, the default for MFA changes in production."""
 
 
 def _default_data_dir() -> Path:
@@ -37,7 +41,12 @@ class TOTPKitConfig:
     """Where the Frontend/Backend API routes are mounted in the host app (``/v1/...`` is appended)."""
 
     issuer_url: str | None = None
-    """The ``iss`` claim of session tokens. ``None`` uses the request's base URL plus ``path_prefix``."""
+    """The ``iss`` claim of session tokens (and what the guards check). Required with ``production``.
+
+    ``None`` (development only): the address the server socket accepted the request on (the ASGI
+    ``server``, e.g. ``http://127.0.0.1:8000``) plus ``path_prefix``, never the request's ``Host``
+    header, so a caller cannot choose the issuer; ``totpkit serve`` passes its bound address.
+    """
 
     totp_digits: int = 6
     """Digits of a TOTP code. Clerk supports only 6."""
@@ -96,7 +105,10 @@ class TOTPKitConfig:
     many places from the right; entries further left were written by the client and are ignored."""
 
     reverification_max_age: int | None = None
-    """Minutes a verification stays recent enough to change MFA; ``None`` turns reverification off.
+    """Minutes a verification stays recent enough to change MFA; ``0`` turns reverification off.
+
+    ``None`` (the default) means off in development and Clerk's strict 10 minutes with
+    ``production`` (see :attr:`step_up_max_age`, the value in effect).
 
     When set, ``POST /v1/me/totp``, ``DELETE /v1/me/totp`` and ``POST /v1/me/backup_codes`` answer 403
     ``session_reverification_required`` unless the session verified, within this many minutes, its
@@ -131,13 +143,21 @@ class TOTPKitConfig:
     """Backend API bearer key (``sk_...``)."""
 
     production: bool = False
-    """Refuse to start without explicit keys; set ``instance_environment_type`` to production."""
+    """Production mode: refuse to start without explicit keys, ``issuer_url`` and ``allowed_origins``;
+    ``Secure`` cookies, no dev browser, reverification on by default; ``instance_environment_type``
+    is ``production``."""
 
     allowed_origins: tuple[str, ...] | None = None
-    """Browser origins accepted (exact ``scheme://host[:port]``); ``None`` accepts any origin."""
+    """Browser origins accepted, each an exact ``scheme://host[:port]`` (CORS with credentials).
+
+    ``None``: only loopback origins (``http``/``https`` on ``localhost``, ``127.0.0.0/8``, ``[::1]``,
+    any port), and refused with ``production``; ``()`` accepts no browser at all (native apps and
+    servers send no ``Origin``). A refused origin (``null`` included) gets no CORS headers, and its
+    state-changing requests answer 400 ``origin_invalid``.
+    """
 
     secure_cookies: bool = False
-    """Mark the ``__client`` cookie ``Secure`` (turn on behind HTTPS)."""
+    """Mark the ``__client`` cookie ``Secure`` (turn on behind HTTPS); always on with ``production``."""
 
     clock: Callable[[], float] = time.time
     """Current time in Unix seconds; every timestamp and TOTP check reads it."""
@@ -178,8 +198,9 @@ class TOTPKitConfig:
         if not 1 <= self.backup_code_count <= 50:
             raise ValueError("backup_code_count must be between 1 and 50")
         self._check_rate_limits()
-        if self.reverification_max_age is not None and self.reverification_max_age < 1:
-            raise ValueError("reverification_max_age must be at least 1 minute (or None to turn it off)")
+        if self.reverification_max_age is not None and self.reverification_max_age < 0:
+            raise ValueError("reverification_max_age must be a number of minutes (0 turns it off)")
+        self._check_browser_settings()
         if not self.path_prefix.startswith("/"):
             raise ValueError("path_prefix must start with '/'")
         if self.openapi_path is not None and not self.openapi_path.startswith("/"):
@@ -199,6 +220,41 @@ class TOTPKitConfig:
             self.trusted_proxy_header = self.trusted_proxy_header.strip().lower()
             if not self.trusted_proxy_header:
                 raise ValueError("trusted_proxy_header must name a header (or be None for the direct peer)")
+
+    def _check_browser_settings(self) -> None:
+        """Normalise ``allowed_origins`` and ``issuer_url``; with ``production``, require both."""
+        if self.allowed_origins is not None:
+            if isinstance(self.allowed_origins, str):  # type: ignore[unreachable]  # a common mistake
+                raise ValueError("allowed_origins must be a sequence of origins, not one string")
+            self.allowed_origins = tuple(dict.fromkeys(normalize_origin(origin) for origin in self.allowed_origins))
+        if self.issuer_url is not None:
+            self.issuer_url = self.issuer_url.strip().rstrip("/")
+            if not self.issuer_url.startswith(("https://", "http://")):
+                raise ValueError("issuer_url must be an http:// or https:// URL")
+        if self.production:
+            missing = [
+                hint
+                for value, hint in (
+                    (self.allowed_origins, "allowed_origins (--allowed-origins)"),
+                    (self.issuer_url, "issuer_url (--issuer-url)"),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(f"production mode needs {' and '.join(missing)}")
+
+    @property
+    def step_up_max_age(self) -> int | None:
+        """The reverification max age in effect (minutes), ``None`` when off: ``reverification_max_age``
+        if set (``0`` is off), else 10 (Clerk's strict) with ``production`` and off in development."""
+        if self.reverification_max_age is None:
+            return PRODUCTION_REVERIFICATION_MAX_AGE if self.production else None
+        return self.reverification_max_age or None
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the ``__client`` cookie is ``Secure``: ``secure_cookies`` or ``production``."""
+        return self.secure_cookies or self.production
 
     def make_id(self, prefix: str) -> str:
         """A new id with ``prefix`` from the configured factory."""

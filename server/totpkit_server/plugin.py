@@ -1,9 +1,9 @@
 """``TOTPKitPlugin``: mounts totpkit's Frontend and Backend API in a Litestar app.
 
 ``on_app_init`` only registers things: one router under ``config.path_prefix`` (with the request
-tracing middleware and, unless ``config.openapi_path`` is ``None``, the route of totpkit's own OpenAPI
-document; the router stays out of the host's Litestar schema), the dependency providers (the store,
-and the request's verified session for host routes guarded by :mod:`totpkit_server.guards`, whose
+tracing and browser-origin middleware and, unless ``config.openapi_path`` is ``None``, the route of
+totpkit's own OpenAPI document; the router stays out of the host's Litestar schema), the dependency
+providers (the store, and the request's verified session for host routes guarded by :mod:`totpkit_server.guards`, whose
 refusals get their own handler), a lifespan that opens and closes the store, the Clerk error handler
 (at app level only for exception types the host app has no handler for), and a filter that stamps
 ``totpkit`` log records with the request's ``clerk_trace_id``.
@@ -32,6 +32,7 @@ from .guards import SessionAuthError, provide_verified_session, session_auth_exc
 from .http.deps import INSTANCE_STATE_KEY, provide_context, provide_instance
 from .http.errors import clerk_exception_handler, prefixed_exception_handler
 from .http.health import HEALTH_HANDLERS
+from .http.origins import OriginPolicy
 from .http.tracing import RequestTracing
 from .key_rotation import check_sealing_keys
 from .keys import load_keys
@@ -82,7 +83,7 @@ class TOTPKitPlugin(InitPlugin):
                 "ctx": Provide(provide_context),
             },
             exception_handlers={Exception: clerk_exception_handler},
-            middleware=[RequestTracing(self.config)],
+            middleware=[RequestTracing(self.config), OriginPolicy(self.config)],
             include_in_schema=False,
             tags=["totpkit"],
         )

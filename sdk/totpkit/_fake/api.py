@@ -34,6 +34,8 @@ class FakeFrontendAPI:
     * ``reverification_max_age`` - the server's setting of that name: minutes after which MFA changes
       answer 403 ``session_reverification_required`` until the session reverifies
       (``/v1/client/sessions/{id}/verify``); ``None`` (the default) turns the gate off.
+    * ``allowed_origins`` - the server's setting of that name: browser origins that get CORS answers;
+      ``None`` (the default) accepts loopback origins only, like a development server.
 
     The router is :attr:`router`; every route is named (``environment``, ``sign_in_create``,
     ``totp_verify``, ``bapi_user_get`` ... see :data:`ROUTE_NAMES`), and a last ``not_found`` route
@@ -58,6 +60,7 @@ class FakeFrontendAPI:
         application_name: str = "totpkit",
         random_bytes: Callable[[int], bytes] | None = None,
         reverification_max_age: int | None = None,
+        allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret_key = secret_key
@@ -69,6 +72,7 @@ class FakeFrontendAPI:
             secret_key=secret_key,
             application_name=application_name,
             reverification_max_age=reverification_max_age,
+            allowed_origins=allowed_origins,
         )
         self._http_clients: list[httpx.AsyncClient] = []
         self.router = respx.MockRouter(base_url=self.base_url, assert_all_called=False)

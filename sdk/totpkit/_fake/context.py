@@ -3,6 +3,9 @@
 Native (``_is_native=1``, or an ``Authorization`` header without ``Origin``, cookie or dev-browser
 token): the token travels in ``Authorization`` both ways. Dev browser: ``__clerk_db_jwt`` names a
 token made by ``POST /v1/dev_browser``. Browser: the ``__client`` cookie, set when a client is made.
+Browser origins follow the server's ``http/origins.py``: only accepted origins (``allowed_origins``,
+else loopback) get CORS headers; a refused one gets 400 ``origin_invalid`` on client-bound routes,
+state-changing methods and preflights.
 """
 
 from __future__ import annotations
@@ -14,14 +17,25 @@ import httpx
 import msgspec
 
 from ..types import ClerkErrors
+from ..types.origins import origin_allowed
 from . import errors
 from .params import Params, read_params
 from .state import ClientRecord, FakeState
 
-__all__ = ("Call", "cors_headers", "effective_method", "error_response", "identify", "json_response")
+__all__ = (
+    "Call",
+    "cors_headers",
+    "effective_method",
+    "error_response",
+    "identify",
+    "json_response",
+    "origin_refusal",
+    "preflight_response",
+)
 
 _EXPOSED_HEADERS = "Authorization, Clerk-Db-Jwt, Retry-After, X-Clerk-Trace-Id"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
+_STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass
@@ -61,6 +75,8 @@ def identify(state: FakeState, request: httpx.Request) -> Call:
     """Find the calling client; see the module docstring for the order of the three ways."""
     query, headers = request.url.params, request.headers
     origin = headers.get("origin")
+    if origin and not origin_allowed(origin, state.allowed_origins):
+        raise errors.origin_invalid(origin)
     authorization = headers.get("authorization")
     cookie = SimpleCookie(headers.get("cookie", "")).get("__client")
     cookie_token = cookie.value if cookie is not None else None
@@ -100,10 +116,10 @@ def _client_for(state: FakeState, token: str | None) -> ClientRecord | None:
     return state.clients.get(token)
 
 
-def cors_headers(request: httpx.Request) -> dict[str, str]:
-    """CORS answer headers for a browser request (echo the Origin, allow credentials)."""
+def cors_headers(state: FakeState, request: httpx.Request) -> dict[str, str]:
+    """CORS answer headers for a browser request from an accepted origin (echo it, allow credentials)."""
     origin = request.headers.get("origin")
-    if not origin:
+    if not origin or not origin_allowed(origin, state.allowed_origins):
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
@@ -113,9 +129,38 @@ def cors_headers(request: httpx.Request) -> dict[str, str]:
     }
 
 
+def origin_refusal(state: FakeState, request: httpx.Request) -> httpx.Response | None:
+    """400 ``origin_invalid`` for a state-changing request or a preflight from a refused origin."""
+    origin = request.headers.get("origin")
+    method = request.method.upper()
+    preflight = method == "OPTIONS" and "access-control-request-method" in request.headers
+    if origin is None or not (preflight or method in _STATE_CHANGING) or origin_allowed(origin, state.allowed_origins):
+        return None
+    return error_response(state, request, errors.origin_invalid(origin))
+
+
+def preflight_response(request: httpx.Request) -> httpx.Response | None:
+    """204 with the CORS headers for a preflight from an accepted origin (after :func:`origin_refusal`)."""
+    origin = request.headers.get("origin")
+    if request.method != "OPTIONS" or origin is None or "access-control-request-method" not in request.headers:
+        return None
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+        "Access-Control-Expose-Headers": _EXPOSED_HEADERS,
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin, Access-Control-Request-Headers",
+    }
+    requested = request.headers.get("access-control-request-headers")
+    if requested:
+        headers["Access-Control-Allow-Headers"] = requested
+    return httpx.Response(204, headers=headers)
+
+
 def json_response(call: Call, body: object, *, cors: bool = True) -> httpx.Response:
     """A 200 JSON answer carrying the client token back the way the caller sent it."""
-    headers = cors_headers(call.request) if cors else {}
+    headers = cors_headers(call.state, call.request) if cors else {}
     headers["content-type"] = "application/json"
     if call.mode == "native" and call.token is not None:
         headers["Authorization"] = call.token
@@ -128,5 +173,5 @@ def error_response(state: FakeState, request: httpx.Request, error: errors.Clerk
     """``{"errors": [...], "meta": {}, "clerk_trace_id": ...}`` with the trace id also as a header."""
     trace_id = state.random_bytes(16).hex()
     body = ClerkErrors(errors=[error.to_error()], meta={}, clerk_trace_id=trace_id)
-    headers = {**cors_headers(request), "X-Clerk-Trace-Id": trace_id, "content-type": "application/json"}
+    headers = {**cors_headers(state, request), "X-Clerk-Trace-Id": trace_id, "content-type": "application/json"}
     return httpx.Response(error.status, content=msgspec.json.encode(body), headers=headers)

@@ -4,8 +4,9 @@
 live sessions; ``.../attempt_first_factor`` (password) and ``.../attempt_second_factor`` (TOTP or
 backup code) answer it. ``second_factor`` and ``multi_factor`` fall back to ``first_factor`` for a
 user without TOTP. Each verified factor stamps the session, so ``fva`` shows it. Wrong codes and
-passwords are 422 and count towards the lockout; a right code resets it, a right password only for
-a user without TOTP. :func:`ensure_recent` is the 403 gate of MFA changes.
+passwords are 422 and count towards the lockout (a locked user gets 403 ``user_locked`` at the start
+and at every attempt); a right code resets it, a right password only for a user without TOTP.
+:func:`ensure_recent` is the 403 gate of MFA changes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def verify_start(call: Call, session_id: str) -> object:
         raise errors.form_param_value_invalid("level", level)
     session, _ = _live_session(call, session_id)
     user = call.state.users[session.user_id]
+    mfa.ensure_not_locked(call.state, user)
     effective = level if user.totp_enabled else "first_factor"
     status = "needs_second_factor" if effective == "second_factor" else "needs_first_factor"
     verification = SessionVerificationRecord(session.id, user.id, effective, status)

@@ -3,7 +3,8 @@
 Routes are named (``fake.router["totp_verify"]``). Browsers' ``POST ?_method=PUT|PATCH|DELETE``
 reaches the route of the overridden method; every path also matches with a trailing slash, like
 the server's router. The last route, ``not_found``, answers what no route took: 405 for a method
-the path does not have (``OPTIONS`` gets its ``Allow`` list), 404 for an unknown path.
+the path does not have (``OPTIONS`` gets its ``Allow`` list, or a CORS preflight answer), 404 for an
+unknown path. State-changing requests from a refused browser origin answer 400 ``origin_invalid``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from . import handlers_client as client
 from . import handlers_me as me
 from . import handlers_session_verify as session_verify
 from . import handlers_sign_in as sign_in
-from .context import Call, error_response, identify, json_response
+from .context import Call, error_response, identify, json_response, origin_refusal, preflight_response
 from .errors import ClerkAPIException, method_not_allowed, resource_not_found
 from .state import FakeState
 
@@ -129,6 +130,9 @@ def add_routes(router: respx.MockRouter, state: FakeState) -> None:
 
 def _side_effect(state: FakeState, kind: str, handler: Handler) -> Callable[..., httpx.Response]:
     def side_effect(request: httpx.Request, **groups: str) -> httpx.Response:
+        refused = origin_refusal(state, request)
+        if refused is not None:
+            return refused
         try:
             call = identify(state, request) if kind == "fapi" else Call(state, request, mode=kind)
             return json_response(call, handler(call, **groups), cors=kind != "bapi")
@@ -151,6 +155,9 @@ def _not_found(state: FakeState) -> Callable[[httpx.Request], httpx.Response]:
         relative = path[len(prefix) :] if path.startswith(prefix) else None
         methods = next((m for regex, m in _REGISTERED.items() if relative and regex.fullmatch(relative)), None)
         if methods is not None and request.method == "OPTIONS":
+            answer = origin_refusal(state, request) or preflight_response(request)
+            if answer is not None:
+                return answer
             primary = "GET" if "GET" in methods else "POST"
             return httpx.Response(204, headers={"allow": ", ".join(sorted({primary, "OPTIONS"}))})
         error = resource_not_found() if methods is None else method_not_allowed(request.method)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..types import build_environment
+from ..types.origins import normalize_origin
 
 __all__ = (
     "ClientRecord",
@@ -156,8 +157,13 @@ class FakeState:
         secret_key: str,
         application_name: str,
         reverification_max_age: int | None = None,
+        allowed_origins: tuple[str, ...] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.allowed_origins = (
+            tuple(normalize_origin(origin) for origin in allowed_origins) if allowed_origins is not None else None
+        )
+        """Browser origins accepted (the server's setting); ``None``: loopback origins only."""
         self.clock = clock
         self.random_bytes = random_bytes
         self.secret_key = secret_key

@@ -38,6 +38,7 @@ __all__ = (
     "password_too_short",
     "request_body_too_large",
     "request_header_missing",
+    "request_invalid_for_environment",
     "resource_not_found",
     "session_reverification_required",
     "session_token_invalid",
@@ -332,8 +333,23 @@ def origin_authorization_conflict() -> ClerkAPIException:
 
 
 def origin_invalid(origin: str) -> ClerkAPIException:
-    """400: the ``Origin`` is not one the instance accepts."""
-    return ClerkAPIException(400, "origin_invalid", "Invalid origin", f"The origin {origin[:200]} is not allowed.")
+    """400: the ``Origin`` is not one the instance accepts (not in its allowed origins)."""
+    return ClerkAPIException(
+        400,
+        "origin_invalid",
+        "Invalid HTTP Origin header",
+        f"The Request HTTP Origin header {origin[:200]} is not one of the allowed origins of this instance.",
+    )
+
+
+def request_invalid_for_environment(environment: str) -> ClerkAPIException:
+    """400: an endpoint of another instance type, e.g. ``POST /v1/dev_browser`` in production."""
+    return ClerkAPIException(
+        400,
+        "request_invalid_for_environment",
+        "Invalid request for environment",
+        f"Request only valid for {environment} instances.",
+    )
 
 
 def unsupported_content_type(actual: str) -> ClerkAPIException:

@@ -2,8 +2,9 @@
 
 The user is the one of ``_clerk_session_id`` (or the client's last active session); without a live
 session every call answers 401 ``authentication_invalid``. Wrong codes are 422, never 401.
-With ``reverification_max_age`` set, creating or deleting a TOTP and regenerating backup codes first
-pass the reverification gate (403 ``session_reverification_required`` on a stale session).
+With reverification on (``reverification_max_age``; 10 minutes by default in production), creating
+or deleting a TOTP and regenerating backup codes first pass the reverification gate (403
+``session_reverification_required`` on a stale session).
 """
 
 from __future__ import annotations

@@ -3,11 +3,15 @@
 1. Native (``_is_native=1``): the client token is the ``Authorization`` header; the answer echoes
    the token in its own ``Authorization`` header. (An ``Authorization`` header without ``Origin`` and
    without a cookie is read the same way, for curl users.)
-2. Dev browser: ``__clerk_db_jwt`` in the query names a token made by ``POST /v1/dev_browser``.
+2. Dev browser (development only): ``__clerk_db_jwt`` in the query names a token made by
+   ``POST /v1/dev_browser``. With ``config.production`` the parameter is ignored: it never
+   identifies a client.
 3. Browser: the ``__client`` cookie.
 
 Client tokens are random and stored only as SHA-256 hashes. An unknown token means "no client yet"
 (never a 5xx, never a 401, except an unknown dev-browser token: 401 ``dev_browser_unauthenticated``).
+A request whose ``Origin`` is not accepted (:func:`~totpkit_server.core.origins.origin_allowed`)
+answers 400 ``origin_invalid`` before any client is looked up.
 """
 
 from __future__ import annotations
@@ -21,28 +25,33 @@ from litestar.connection import ASGIConnection
 from totpkit.types import ClientWrapped
 
 from ..core import errors
+from ..core.origins import origin_allowed
 from ..core.request_context import note_caller
 from ..core.tokens import hash_token, new_opaque_token
 from ..services import Instance, Renderer
 from ..storage.records import ClientRecord
 
-__all__ = ("CLIENT_COOKIE", "ClientContext", "cors_headers", "resolve_context", "token_issuer")
+__all__ = ("CLIENT_COOKIE", "EXPOSED_HEADERS", "ClientContext", "cors_headers", "resolve_context", "token_issuer")
 
 CLIENT_COOKIE = "__client"
 Mode = Literal["native", "dev_browser", "cookie"]
-_EXPOSED_HEADERS = "Authorization, Clerk-Db-Jwt, Retry-After, X-Clerk-Trace-Id"
+EXPOSED_HEADERS = "Authorization, Clerk-Db-Jwt, Retry-After, X-Clerk-Trace-Id"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
-def cors_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """CORS answer headers for a browser request (echo the Origin, allow credentials)."""
+def cors_headers(request: Request[Any, Any, Any], allowed_origins: tuple[str, ...] | None) -> dict[str, str]:
+    """CORS answer headers for a browser request from an accepted origin (echo it, allow credentials).
+
+    None for a request without ``Origin`` or from an origin :func:`origin_allowed` refuses
+    (``null`` included): the browser then keeps the answer from the page.
+    """
     origin = request.headers.get("origin")
-    if not origin:
+    if not origin or not origin_allowed(origin, allowed_origins):
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Allow-Credentials": "true",
-        "Access-Control-Expose-Headers": _EXPOSED_HEADERS,
+        "Access-Control-Expose-Headers": EXPOSED_HEADERS,
         "Vary": "Origin",
     }
 
@@ -91,7 +100,7 @@ class ClientContext:
 
     def respond(self, content: bytes, *, status_code: int = 200) -> Response[bytes]:
         """A JSON answer carrying the client token back the way the caller sent it."""
-        headers = cors_headers(self.request)
+        headers = cors_headers(self.request, self.instance.config.allowed_origins)
         response: Response[bytes] = Response(
             content, status_code=status_code, media_type="application/json", headers=headers
         )
@@ -104,7 +113,7 @@ class ClientContext:
                 max_age=_COOKIE_MAX_AGE,
                 httponly=True,
                 samesite="lax",
-                secure=self.instance.config.secure_cookies,
+                secure=self.instance.config.cookie_secure,
                 path="/",
             )
         return response
@@ -125,17 +134,31 @@ class ClientContext:
 def token_issuer(instance: Instance, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The ``iss`` of session tokens minted (and verified) for ``connection``.
 
-    ``config.issuer_url`` if set, else the connection's base URL plus ``path_prefix``.
+    ``config.issuer_url`` if set (always in production). Otherwise (development) the address the
+    server socket accepted the connection on, the ASGI ``server`` (``http://127.0.0.1:8000``; the
+    default port of the scheme is left out), plus ``path_prefix``; ``http://localhost`` when the
+    server does not say. Never the ``Host`` header: a caller must not choose the issuer.
     """
-    if instance.config.issuer_url:
-        return instance.config.issuer_url
-    base = str(connection.base_url).rstrip("/")
-    return base + instance.config.path_prefix.rstrip("/")
+    config = instance.config
+    if config.issuer_url:
+        return config.issuer_url
+    return _socket_base_url(connection) + config.path_prefix.rstrip("/")
+
+
+def _socket_base_url(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    scheme = "https" if connection.scope.get("scheme") in ("https", "wss") else "http"
+    server = connection.scope.get("server")
+    if not server or not server[0] or server[1] is None:
+        return f"{scheme}://localhost"
+    host, port = str(server[0]), int(server[1])
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port == default else f"{scheme}://{host}:{port}"
 
 
 def _check_origin(instance: Instance, origin: str | None) -> None:
-    allowed = instance.config.allowed_origins
-    if origin and allowed is not None and origin not in allowed:
+    if origin and not origin_allowed(origin, instance.config.allowed_origins):
         raise errors.origin_invalid(origin)
 
 
@@ -147,7 +170,7 @@ async def resolve_context(request: Request[Any, Any, Any], instance: Instance) -
     authorization = headers.get("authorization")
     native = query.get("_is_native", "").lower() in ("1", "true")
     cookie = request.cookies.get(CLIENT_COOKIE)
-    dev_token = query.get("__clerk_db_jwt") or query.get("__dev_session")
+    dev_token = None if instance.config.production else query.get("__clerk_db_jwt") or query.get("__dev_session")
     if native or (authorization is not None and not origin and not cookie and not dev_token):
         if authorization is None:
             raise errors.request_header_missing("Authorization")

@@ -63,7 +63,9 @@ def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> 
         meta={},
         clerk_trace_id=trace_id,
     )
-    headers = {**cors_headers(request), **clerk.headers, "X-Clerk-Trace-Id": trace_id}
+    instance = request.app.state.get(INSTANCE_STATE_KEY)
+    allowed = instance.config.allowed_origins if instance is not None else ()
+    headers = {**cors_headers(request, allowed), **clerk.headers, "X-Clerk-Trace-Id": trace_id}
     return Response(msgspec.json.encode(body), status_code=clerk.status, media_type="application/json", headers=headers)
 
 

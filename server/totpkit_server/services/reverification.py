@@ -8,12 +8,14 @@ Each successful factor stamps the session's ``first_factor_at`` / ``second_facto
 
 Codes go through :meth:`MFAService.check_second_factor` (the atomic compare-and-set: a TOTP step
 or a backup code is accepted once, whether by a sign-in or a reverification). Wrong codes and wrong
-passwords are 422 and count towards the user's lockout; a locked user gets 403 ``user_locked``.
+passwords are 422 and count towards the user's lockout; a locked user gets 403 ``user_locked``, at the
+start of a reverification and at every attempt.
 A successful second factor resets the failure count; a correct password resets it only for a user
 without a second factor (otherwise the password would reset the count that protects the TOTP).
 
-The gate (:meth:`ReverificationService.ensure_recent`) runs before MFA changes when
-``TOTPKitConfig.reverification_max_age`` is set: a user with a verified TOTP needs a second factor
+The gate (:meth:`ReverificationService.ensure_recent`) runs before MFA changes when reverification
+is on (``TOTPKitConfig.step_up_max_age``: ``reverification_max_age``, by default 10 minutes in
+production): a user with a verified TOTP needs a second factor
 verified by this session within that many minutes, a user without one (first enrolment) a password.
 """
 
@@ -54,11 +56,11 @@ class ReverificationService:
 
     async def ensure_recent(self, user: UserRecord, session: SessionRecord) -> None:
         """403 ``session_reverification_required`` unless ``session`` verified the factor that guards
-        the user's MFA within ``reverification_max_age`` minutes; nothing when reverification is off.
+        the user's MFA within ``config.step_up_max_age`` minutes; nothing when reverification is off.
 
         The factor is the second factor for a user with a verified TOTP, the password otherwise.
         """
-        max_age = self.instance.config.reverification_max_age
+        max_age = self.instance.config.step_up_max_age
         if max_age is None:
             return
         if (await self.mfa.state(user.id)).has_totp:
@@ -71,8 +73,16 @@ class ReverificationService:
     # --- the flow -------------------------------------------------------------------------------
 
     async def start(self, client: ClientRecord | None, session_id: str, level: str) -> SessionVerificationRecord:
-        """Start (or restart) the session's reverification at ``level`` (one of :data:`LEVELS`)."""
+        """Start (or restart) the session's reverification at ``level`` (one of :data:`LEVELS`).
+
+        403 ``user_locked`` while the session's user is locked: a locked user cannot reverify, so
+        cannot change MFA, until the lockout ends (the attempts refuse it too).
+        """
         session = await self.auth.live_session(client, session_id)
+        user = await self.instance.store.get_user(session.user_id)
+        if user is None:
+            raise errors.authentication_invalid()
+        await self.mfa.refuse_if_locked(user, AuditEvent.VERIFICATION_FAILED, level=level, purpose=_PURPOSE)
         has_totp = (await self.mfa.state(session.user_id)).has_totp
         effective = level if has_totp else "first_factor"
         now = self.instance.now_ms()
