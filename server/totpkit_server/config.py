@@ -158,6 +158,15 @@ class TOTPKitConfig:
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
     """argon2id hasher for passwords."""
 
+    hashing_threads: int | None = None
+    """Worker threads that check and hash passwords (argon2id) and imported bcrypt backup codes, off
+    the event loop so that other requests keep being served; ``None`` uses the machine's CPU count."""
+
+    hashing_queue: int = 32
+    """Hash jobs that may wait for a free hashing thread. Beyond that, a request that needs one (a
+    password sign-in or check, a backup code against imported bcrypt digests) gets 429
+    ``too_many_requests`` with ``Retry-After`` and changes nothing."""
+
     store_dependency_key: str = "totpkit_store"
     """Name under which the Store is provided to route handlers of the host app."""
 
@@ -178,6 +187,8 @@ class TOTPKitConfig:
         if not 1 <= self.backup_code_count <= 50:
             raise ValueError("backup_code_count must be between 1 and 50")
         self._check_rate_limits()
+        if (self.hashing_threads is not None and self.hashing_threads < 1) or self.hashing_queue < 0:
+            raise ValueError("hashing_threads must be at least 1 (or None) and hashing_queue 0 or more")
         if self.reverification_max_age is not None and self.reverification_max_age < 1:
             raise ValueError("reverification_max_age must be at least 1 minute (or None to turn it off)")
         if not self.path_prefix.startswith("/"):

@@ -110,11 +110,13 @@ class TOTPKitPlugin(InitPlugin):
         except BaseException:
             await store.close()
             raise
-        app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys)
+        instance = Instance(self.config, store, keys)
+        app.state[INSTANCE_STATE_KEY] = instance
         try:
             yield
         finally:
             app.state.pop(INSTANCE_STATE_KEY, None)
+            instance.hashing.shutdown()
             await store.close()
 
 
