@@ -84,6 +84,20 @@ class TOTPKitConfig:
     """The same limit per caller IP address (IPv6: per /64 network); 0 turns it off. Every process
     sharing a database must use the same limits and window."""
 
+    rate_limit_creations_per_ip: int = 100
+    """Clients and dev browsers one IP address (IPv6: /64 network) may create per window: ``PUT`` /
+    ``POST /v1/client``, ``POST /v1/dev_browser`` and the client a first sign-in makes. More get 429
+    ``too_many_requests`` with ``Retry-After`` and create nothing; 0 turns the limit off."""
+
+    idle_lifetime: int = 24 * 3600
+    """Seconds after which the expiry sweep deletes leftovers nobody uses: clients without sessions or
+    sign-ins unchanged that long, dev browsers bound to no client created that long ago, and sessions
+    ended (or expired) that long ago. Sign-ins go at their ``abandon_at``; the audit log is kept."""
+
+    sweep_interval: float = 600
+    """Seconds between expiry sweeps run by the plugin in the background (the first right after
+    start-up); 0 turns them off (then run ``totpkit gc`` from time to time)."""
+
     trusted_proxy_header: str | None = None
     """Where the caller's IP address comes from. ``None`` (the default): the connection's direct peer,
     and every proxy header is ignored, so a client cannot pick its own rate-limit bucket. Set it only
@@ -204,6 +218,8 @@ class TOTPKitConfig:
             raise ValueError("rate_limit_window must be at least 1 second")
         if self.rate_limit_per_client < 0 or self.rate_limit_per_ip < 0:
             raise ValueError("rate_limit_per_client and rate_limit_per_ip must be 0 (off) or positive")
+        if self.rate_limit_creations_per_ip < 0 or self.idle_lifetime < 0 or self.sweep_interval < 0:
+            raise ValueError("rate_limit_creations_per_ip, idle_lifetime and sweep_interval must be 0 or positive")
         if self.trusted_proxy_hops < 1:
             raise ValueError("trusted_proxy_hops must be at least 1")
         if self.trusted_proxy_header is not None:

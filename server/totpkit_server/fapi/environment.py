@@ -12,6 +12,7 @@ from totpkit.types import JWK, JWKS, build_environment
 
 from ..core.tokens import hash_token, new_opaque_token
 from ..http.context import cors_headers
+from ..http.creation_limit import charge_creation
 from ..services import Instance
 from ._method import effective_method
 
@@ -55,7 +56,11 @@ async def post_environment(request: Request[Any, Any, Any], instance: NamedDepen
 
 @post("/v1/dev_browser", status_code=200)
 async def create_dev_browser(request: Request[Any, Any, Any], instance: NamedDependency[Instance]) -> Response[bytes]:
-    """A new dev-browser token (``id``); later requests carry it as ``__clerk_db_jwt``."""
+    """A new dev-browser token (``id``); later requests carry it as ``__clerk_db_jwt``.
+
+    Charged to the caller's address like a new client (429 past ``rate_limit_creations_per_ip``).
+    """
+    await charge_creation(request, instance)
     token = "dvb_" + new_opaque_token(instance.random_bytes)
     await instance.store.create_dev_browser(hash_token(token), instance.now_ms())
     return _json(request, {"object": "dev_browser", "id": token})
