@@ -38,7 +38,10 @@ async def sweep_expired(store: Store, config: TOTPKitConfig) -> SweepCounts:
 
 
 class ExpirySweeper:
-    """A background task that sweeps right after :meth:`start` and then every ``sweep_interval`` seconds.
+    """A background task that sweeps every ``sweep_interval`` seconds after :meth:`start`.
+
+    The first sweep waits one interval too, so that starting many processes at once (or an app
+    next to another on the same database) does not start with a burst of write transactions.
 
     A sweep that fails (a busy database, say) is logged and retried at the next interval; the task
     never ends by itself. :meth:`stop` cancels it and waits for it, so the store can be closed next.
@@ -73,8 +76,8 @@ class ExpirySweeper:
 
     async def _run(self) -> None:
         while True:
-            await self._sweep_once()
             await asyncio.sleep(self._config.sweep_interval)
+            await self._sweep_once()
 
     async def _sweep_once(self) -> None:
         try:
