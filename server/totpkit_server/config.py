@@ -95,8 +95,8 @@ class TOTPKitConfig:
     ended (or expired) that long ago. Sign-ins go at their ``abandon_at``; the audit log is kept."""
 
     sweep_interval: float = 600
-    """Seconds between expiry sweeps run by the plugin in the background (the first right after
-    start-up); 0 turns them off (then run ``totpkit gc`` from time to time)."""
+    """Seconds between expiry sweeps run by the plugin in the background (the first one this long
+    after start-up); 0 turns them off (then run ``totpkit gc`` from time to time)."""
 
     trusted_proxy_header: str | None = None
     """Where the caller's IP address comes from. ``None`` (the default): the connection's direct peer,
@@ -121,6 +121,10 @@ class TOTPKitConfig:
 
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted; larger bodies get 413 ``request_body_too_large``."""
+
+    request_body_timeout: float = 10.0
+    """Seconds a request body may take to arrive, counted from when totpkit starts reading it; a
+    slower body gets 408 ``request_timeout`` with ``Connection: close`` and the connection is freed."""
 
     openapi_path: str | None = "/openapi.json"
     """Where the plugin serves its OpenAPI 3.1 document, under ``path_prefix``; ``None`` serves none.
@@ -203,6 +207,8 @@ class TOTPKitConfig:
         self._check_rate_limits()
         if (self.hashing_threads is not None and self.hashing_threads < 1) or self.hashing_queue < 0:
             raise ValueError("hashing_threads must be at least 1 (or None) and hashing_queue 0 or more")
+        if self.request_body_timeout <= 0:
+            raise ValueError("request_body_timeout must be positive")
         if self.reverification_max_age is not None and self.reverification_max_age < 1:
             raise ValueError("reverification_max_age must be at least 1 minute (or None to turn it off)")
         if not self.path_prefix.startswith("/"):
