@@ -54,6 +54,12 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "rate_limit_per_ip": ("50", "60"),
     "trusted_proxy_header": ("x-real-ip", "x-forwarded-for"),
     "trusted_proxy_hops": ("2", "3"),
+    "request_body_timeout": ("2.5", "30"),
+    "rate_limit_creations_per_ip": ("7", "0"),
+    "hashing_threads": ("3", "auto"),
+    "hashing_queue": ("0", "64"),
+    "idle_lifetime": ("7200", "90000"),
+    "sweep_interval": ("60", "0.5"),
 }
 
 

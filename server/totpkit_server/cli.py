@@ -7,6 +7,7 @@
     totpkit keys generate --output keys.json
     totpkit keys list | rotate [--sealing] [--signing] | reseal [--batch-size N] | retire KEY_ID
     totpkit audit [--user USER_ID] [--since T] [--until T] [--limit N] [--json]   (see cli_audit)
+    totpkit gc [--data-dir ...]   (delete expired clients, sign-ins, sessions; see cli_gc)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
 ``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
@@ -31,6 +32,7 @@ from typing import Any, NoReturn, cast
 
 from . import serving
 from .cli_audit import add_audit_command
+from .cli_gc import add_gc_command
 from .cli_keys import add_key_commands
 from .cli_settings import (
     SettingError,
@@ -255,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=_create_user)
 
     add_audit_command(commands, with_data_dir, _config)
+    add_gc_command(commands, with_data_dir, _config)
 
     keys = commands.add_parser("keys", help="key management")
     key_commands = _subcommands(keys, "keys_command")

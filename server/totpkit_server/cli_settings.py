@@ -90,6 +90,34 @@ def non_negative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("must be a finite number of seconds, 0 or more")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds above 0 (fractions allowed)."""
+    value = _seconds(text)
+    if value == 0:
+        raise ValueError("must be above 0")
+    return value
+
+
+def seconds_or_off(text: str) -> float:
+    """A number of seconds (fractions allowed); 0 turns the feature off."""
+    return _seconds(text)
+
+
+def count_or_auto(text: str) -> int | None:
+    """A whole number of at least 1, or ``auto`` for ``None`` (the component picks, e.g. one per core)."""
+    return None if text.strip().lower() in ("auto", *_NONE) else _integer(text, 1)
+
+
 def port_number(text: str) -> int:
     """A TCP port, 0-65535 (0 lets the system choose a free one)."""
     return _integer(text, 0, 65535)
@@ -251,6 +279,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("issuer_name", text, "NAME"),
     Setting("openapi_path", optional_text, "PATH"),
     Setting("max_body_bytes", positive_int, "BYTES"),
+    Setting("request_body_timeout", positive_seconds, "SECONDS"),
     # tokens, sessions, MFA
     Setting("session_token_lifetime", positive_int, "SECONDS"),
     Setting("session_lifetime", positive_int, "SECONDS"),
@@ -266,6 +295,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_ip", non_negative_int, "N"),
     Setting("trusted_proxy_header", optional_text, "HEADER"),
     Setting("trusted_proxy_hops", positive_int, "N"),
+    Setting("rate_limit_creations_per_ip", non_negative_int, "N"),
+    # password hashing and housekeeping
+    Setting("hashing_threads", count_or_auto, "N"),
+    Setting("hashing_queue", non_negative_int, "N"),
+    Setting("idle_lifetime", positive_int, "SECONDS"),
+    Setting("sweep_interval", seconds_or_off, "SECONDS"),
 )
 """Every setting, in the order ``--help`` and the README list them."""
 

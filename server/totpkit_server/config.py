@@ -93,6 +93,20 @@ class TOTPKitConfig:
     """The same limit per caller IP address (IPv6: per /64 network); 0 turns it off. Every process
     sharing a database must use the same limits and window."""
 
+    rate_limit_creations_per_ip: int = 100
+    """Clients and dev browsers one IP address (IPv6: /64 network) may create per window: ``PUT`` /
+    ``POST /v1/client``, ``POST /v1/dev_browser`` and the client a first sign-in makes. More get 429
+    ``too_many_requests`` with ``Retry-After`` and create nothing; 0 turns the limit off."""
+
+    idle_lifetime: int = 24 * 3600
+    """Seconds after which the expiry sweep deletes leftovers nobody uses: clients without sessions or
+    sign-ins unchanged that long, dev browsers bound to no client created that long ago, and sessions
+    ended (or expired) that long ago. Sign-ins go at their ``abandon_at``; the audit log is kept."""
+
+    sweep_interval: float = 600
+    """Seconds between expiry sweeps run by the plugin in the background (the first one this long
+    after start-up); 0 turns them off (then run ``totpkit gc`` from time to time)."""
+
     trusted_proxy_header: str | None = None
     """Where the caller's IP address comes from. ``None`` (the default): the connection's direct peer,
     and every proxy header is ignored, so a client cannot pick its own rate-limit bucket. Set it only
@@ -119,6 +133,10 @@ class TOTPKitConfig:
 
     max_body_bytes: int = 64 * 1024
     """Largest request body accepted; larger bodies get 413 ``request_body_too_large``."""
+
+    request_body_timeout: float = 10.0
+    """Seconds a request body may take to arrive, counted from when totpkit starts reading it; a
+    slower body gets 408 ``request_timeout`` with ``Connection: close`` and the connection is freed."""
 
     openapi_path: str | None = "/openapi.json"
     """Where the plugin serves its OpenAPI 3.1 document, under ``path_prefix``; ``None`` serves none.
@@ -178,6 +196,15 @@ class TOTPKitConfig:
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
     """argon2id hasher for passwords."""
 
+    hashing_threads: int | None = None
+    """Worker threads that check and hash passwords (argon2id) and imported bcrypt backup codes, off
+    the event loop so that other requests keep being served; ``None`` uses the machine's CPU count."""
+
+    hashing_queue: int = 32
+    """Hash jobs that may wait for a free hashing thread. Beyond that, a request that needs one (a
+    password sign-in or check, a backup code against imported bcrypt digests) gets 429
+    ``too_many_requests`` with ``Retry-After`` and changes nothing."""
+
     store_dependency_key: str = "totpkit_store"
     """Name under which the Store is provided to route handlers of the host app."""
 
@@ -201,6 +228,10 @@ class TOTPKitConfig:
         if self.reverification_max_age is not None and self.reverification_max_age < 0:
             raise ValueError("reverification_max_age must be a number of minutes (0 turns it off)")
         self._check_browser_settings()
+        if (self.hashing_threads is not None and self.hashing_threads < 1) or self.hashing_queue < 0:
+            raise ValueError("hashing_threads must be at least 1 (or None) and hashing_queue 0 or more")
+        if self.request_body_timeout <= 0:
+            raise ValueError("request_body_timeout must be positive")
         if not self.path_prefix.startswith("/"):
             raise ValueError("path_prefix must start with '/'")
         if self.openapi_path is not None and not self.openapi_path.startswith("/"):
@@ -214,6 +245,8 @@ class TOTPKitConfig:
             raise ValueError("rate_limit_window must be at least 1 second")
         if self.rate_limit_per_client < 0 or self.rate_limit_per_ip < 0:
             raise ValueError("rate_limit_per_client and rate_limit_per_ip must be 0 (off) or positive")
+        if self.rate_limit_creations_per_ip < 0 or self.idle_lifetime < 0 or self.sweep_interval < 0:
+            raise ValueError("rate_limit_creations_per_ip, idle_lifetime and sweep_interval must be 0 or positive")
         if self.trusted_proxy_hops < 1:
             raise ValueError("trusted_proxy_hops must be at least 1")
         if self.trusted_proxy_header is not None:

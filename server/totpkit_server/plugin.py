@@ -3,10 +3,11 @@
 ``on_app_init`` only registers things: one router under ``config.path_prefix`` (with the request
 tracing and browser-origin middleware and, unless ``config.openapi_path`` is ``None``, the route of
 totpkit's own OpenAPI document; the router stays out of the host's Litestar schema), the dependency
-providers (the store, and the request's verified session for host routes guarded by :mod:`totpkit_server.guards`, whose
-refusals get their own handler), a lifespan that opens and closes the store, the Clerk error handler
-(at app level only for exception types the host app has no handler for), and a filter that stamps
-``totpkit`` log records with the request's ``clerk_trace_id``.
+providers (the store, and the request's verified session for host routes guarded by
+:mod:`totpkit_server.guards`, whose refusals get their own handler), a lifespan that opens and closes
+the store (and runs the expiry sweeps), the Clerk error handler (at app level only for exception types
+the host app has no handler for), and a filter that stamps ``totpkit`` log records with the request's
+``clerk_trace_id``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .key_rotation import check_sealing_keys
 from .keys import load_keys
 from .openapi import openapi_handler
 from .services import Instance
+from .services.expiry import ExpirySweeper
 from .storage.base import Store
 from .storage.sqlite import SQLiteStore
 
@@ -100,7 +102,7 @@ class TOTPKitPlugin(InitPlugin):
 
     @asynccontextmanager
     async def _lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        """Open the store and keys before serving; close the store after.
+        """Open the store and keys before serving, and start the expiry sweeps; stop them and close the store after.
 
         Start-up fails with ``KeyConfigurationError`` (naming the key ids) when the database holds
         secrets or backup-code digests under sealing keys the key ring does not have.
@@ -113,11 +115,16 @@ class TOTPKitPlugin(InitPlugin):
         except BaseException:
             await store.close()
             raise
-        app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys)
+        instance = Instance(self.config, store, keys)
+        app.state[INSTANCE_STATE_KEY] = instance
+        sweeper = ExpirySweeper(store, self.config)
+        sweeper.start()
         try:
             yield
         finally:
             app.state.pop(INSTANCE_STATE_KEY, None)
+            await sweeper.stop()
+            instance.hashing.shutdown()
             await store.close()
 
 

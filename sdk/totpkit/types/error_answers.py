@@ -39,6 +39,7 @@ __all__ = (
     "request_body_too_large",
     "request_header_missing",
     "request_invalid_for_environment",
+    "request_timeout",
     "resource_not_found",
     "session_reverification_required",
     "session_token_invalid",
@@ -366,6 +367,17 @@ def request_body_too_large(limit: int | None = None) -> ClerkAPIException:
     """413: the body exceeds the configured limit (``None`` when the server's own limit was hit)."""
     detail = f"The request body must not exceed {limit} bytes." if limit else "The request body is too large."
     return ClerkAPIException(413, "request_body_too_large", "Request body too large", detail)
+
+
+def request_timeout(seconds: float) -> ClerkAPIException:
+    """408: the request body did not arrive in time (a slow client); the server closes the connection."""
+    return ClerkAPIException(
+        408,
+        "request_timeout",
+        "Request timeout",
+        f"The request body did not arrive within {seconds:g} seconds.",
+        headers={"Connection": "close"},
+    )
 
 
 def method_not_allowed(method: str) -> ClerkAPIException:

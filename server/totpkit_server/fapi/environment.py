@@ -13,6 +13,7 @@ from totpkit.types import JWK, JWKS, build_environment
 from ..core import errors
 from ..core.tokens import hash_token, new_opaque_token
 from ..http.context import cors_headers
+from ..http.creation_limit import charge_creation
 from ..services import Instance
 from ._method import effective_method
 
@@ -60,10 +61,12 @@ async def create_dev_browser(request: Request[Any, Any, Any], instance: NamedDep
     """A new dev-browser token (``id``); later requests carry it as ``__clerk_db_jwt``.
 
     Development only: with ``config.production`` it answers 400 ``request_invalid_for_environment``
-    and stores nothing (dev-browser tokens are bearer credentials anyone could mint).
+    and stores nothing (dev-browser tokens are bearer credentials anyone could mint). Charged to the
+    caller's address like a new client (429 past ``rate_limit_creations_per_ip``).
     """
     if instance.config.production:
         raise errors.request_invalid_for_environment("development")
+    await charge_creation(request, instance)
     token = "dvb_" + new_opaque_token(instance.random_bytes)
     await instance.store.create_dev_browser(hash_token(token), instance.now_ms())
     return _json(request, instance, {"object": "dev_browser", "id": token})

@@ -30,6 +30,7 @@ from ..core.request_context import note_caller
 from ..core.tokens import hash_token, new_opaque_token
 from ..services import Instance, Renderer
 from ..storage.records import ClientRecord
+from .creation_limit import charge_creation
 
 __all__ = ("CLIENT_COOKIE", "EXPOSED_HEADERS", "ClientContext", "cors_headers", "resolve_context", "token_issuer")
 
@@ -82,10 +83,14 @@ class ClientContext:
         self.renderer = Renderer(instance, issuer=token_issuer(instance, request), origin=request.headers.get("origin"))
 
     async def ensure_client(self) -> ClientRecord:
-        """The caller's client, created (and its token handed out) if there is none yet."""
+        """The caller's client, created (and its token handed out) if there is none yet.
+
+        A creation is charged to the caller's address first (429 past ``rate_limit_creations_per_ip``).
+        """
         if self.client is not None:
             return self.client
         instance = self.instance
+        await charge_creation(self.request, instance)
         token = new_opaque_token(instance.random_bytes)
         now = instance.now_ms()
         client = ClientRecord(

@@ -1,8 +1,9 @@
 """Rendering every failure of a totpkit route in Clerk's error format.
 
 :class:`~totpkit_server.core.errors.ClerkAPIException` is rendered as is; Litestar's own HTTP
-exceptions (unknown path, wrong method, too large) are mapped to Clerk codes; anything else is
-logged and answered with 500 ``internal_clerk_error`` and no details.
+exceptions (unknown path, wrong method, too large) are mapped to Clerk codes; a client that hung up
+mid-body gets no answer and one quiet log line; anything else is logged and answered with 500
+``internal_clerk_error`` and no details.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.exceptions.responses import create_exception_response
+from litestar.response.base import ASGIResponse
+from litestar.types import Receive, Scope, Send
 
 from totpkit.types import ClerkErrors
 
@@ -21,6 +24,7 @@ from ..core import errors
 from ..core.request_context import current_request, random_trace_id
 from .context import cors_headers
 from .deps import INSTANCE_STATE_KEY
+from .params import ClientDisconnected
 
 __all__ = ("clerk_exception_handler", "prefixed_exception_handler", "to_clerk_exception")
 
@@ -54,8 +58,27 @@ def _trace_id(request: Request[Any, Any, Any]) -> str:
     return instance.config.trace_id_factory() if instance is not None else random_trace_id()
 
 
+class _Unanswered(Response[bytes]):
+    """What the handler returns for a client that hung up: a response that sends nothing."""
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> ASGIResponse:
+        return _Silence(body=b"")
+
+
+class _Silence(ASGIResponse):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send nothing: the connection is gone (the server closes it)."""
+
+
 def clerk_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Answer ``exc`` as ``{"errors": [...], "meta": {}, "clerk_trace_id": ...}``."""
+    """Answer ``exc`` as ``{"errors": [...], "meta": {}, "clerk_trace_id": ...}``.
+
+    A client that hung up mid-body (:class:`~.params.ClientDisconnected`) is logged as one info line,
+    without a traceback, and answered with nothing.
+    """
+    if isinstance(exc, ClientDisconnected):
+        logger.info("client disconnected before the request body was complete: %s %s", request.method, request.url.path)
+        return _Unanswered(b"")
     clerk = to_clerk_exception(exc, method=request.method)
     trace_id = _trace_id(request)
     body = ClerkErrors(

@@ -44,7 +44,7 @@ class AuthService:
         user = await instance.store.get_user_by_email(identifier.strip())
         if password is not None:
             hashed = user.password_hash if user is not None else None
-            if not instance.config.password_hasher.verify(hashed, password):
+            if not await instance.verify_password(hashed, password):
                 await self._audit_first_factor(user, AuditOutcome.FAILURE, None)
                 raise errors.form_identifier_not_found() if user is None else errors.form_password_incorrect()
         if user is None:
@@ -103,7 +103,7 @@ class AuthService:
         await self.mfa.refuse_if_locked(
             user, AuditEvent.SIGN_IN_FIRST_FACTOR, strategy="password", sign_in_id=sign_in.id
         )
-        if not self.instance.config.password_hasher.verify(user.password_hash, password):
+        if not await self.instance.verify_password(user.password_hash, password):
             sign_in.first_factor_strategy = "password"
             sign_in.first_factor_attempts += 1
             await self.instance.store.update_sign_in(sign_in)

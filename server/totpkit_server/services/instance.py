@@ -7,22 +7,35 @@ from ..core.audit import AuditDetail, AuditEvent, AuditOutcome
 from ..keys import InstanceKeys
 from ..storage.base import Store
 from .audit import record_audit_event
+from .hashing import HashingPool
 
 __all__ = ("Instance",)
 
 
 class Instance:
-    """What a request needs to act: the config, the open store and the keys.
+    """What a request needs to act: the config, the open store, the keys and the hashing pool.
 
-    Created by the plugin's lifespan; handlers receive it as a dependency.
+    Created by the plugin's lifespan; handlers receive it as a dependency. Without ``hashing`` a
+    pool is made from ``config.hashing_threads`` / ``config.hashing_queue``.
     """
 
-    __slots__ = ("config", "keys", "store")
+    __slots__ = ("config", "hashing", "keys", "store")
 
-    def __init__(self, config: TOTPKitConfig, store: Store, keys: InstanceKeys) -> None:
+    def __init__(
+        self, config: TOTPKitConfig, store: Store, keys: InstanceKeys, *, hashing: HashingPool | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.keys = keys
+        self.hashing = hashing or HashingPool(threads=config.hashing_threads, queue=config.hashing_queue)
+
+    async def verify_password(self, stored_hash: str | None, password: str) -> bool:
+        """``config.password_hasher.verify`` in the hashing pool (429 when it is full, see :class:`HashingPool`)."""
+        return await self.hashing.run(self.config.password_hasher.verify, stored_hash, password)
+
+    async def hash_password(self, password: str) -> str:
+        """``config.password_hasher.hash`` in the hashing pool (429 when it is full)."""
+        return await self.hashing.run(self.config.password_hasher.hash, password)
 
     def now(self) -> float:
         """The injected clock, Unix seconds."""

@@ -105,7 +105,7 @@ class ReverificationService:
         await self.mfa.refuse_if_locked(user, AuditEvent.VERIFICATION_FAILED, factor="password", purpose=_PURPOSE)
         verification.first_factor_strategy = "password"
         verification.first_factor_attempts += 1
-        if not self.instance.config.password_hasher.verify(user.password_hash, password):
+        if not await self.instance.verify_password(user.password_hash, password):
             await self._save(verification)
             await self.instance.audit(
                 AuditEvent.VERIFICATION_FAILED,

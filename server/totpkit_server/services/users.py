@@ -61,12 +61,13 @@ class UserService:
             if value is not None and len(value) > 256:
                 raise errors.form_param_format_invalid(name, f"{name} must be at most 256 characters.")
         instance = self.instance
+        password_hash = await instance.hash_password(password) if password is not None else None
         now = instance.now_ms()
         user = UserRecord(
             id=instance.new_id("user"),
             email=email,
             email_id=instance.new_id("idn"),
-            password_hash=instance.config.password_hasher.hash(password) if password is not None else None,
+            password_hash=password_hash,
             first_name=first_name,
             last_name=last_name,
             created_at=now,

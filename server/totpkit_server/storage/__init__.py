@@ -12,6 +12,7 @@ from .records import (
     SessionRecord,
     SessionVerificationRecord,
     SignInRecord,
+    SweepCounts,
     TOTPRecord,
     UserRecord,
 )
@@ -26,6 +27,7 @@ __all__ = (
     "SessionVerificationRecord",
     "SignInRecord",
     "Store",
+    "SweepCounts",
     "TOTPRecord",
     "UserRecord",
 )

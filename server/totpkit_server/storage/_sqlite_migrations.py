@@ -151,4 +151,14 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         updated_at INTEGER NOT NULL
     )
     """,
+    # 6: what the expiry sweep (Store.sweep_expired) selects by, and the foreign keys its deletes cascade
+    # through (without an index, deleting one client scans every sign-in and dev browser)
+    """
+    CREATE INDEX sign_ins_client ON sign_ins(client_id);
+    CREATE INDEX sign_ins_abandon_at ON sign_ins(abandon_at);
+    CREATE INDEX sessions_expire_at ON sessions(expire_at);
+    CREATE INDEX clients_updated_at ON clients(updated_at);
+    CREATE INDEX dev_browsers_client ON dev_browsers(client_id);
+    CREATE INDEX dev_browsers_created_at ON dev_browsers(created_at)
+    """,
 )

@@ -20,6 +20,7 @@ from .records import (
     SessionRecord,
     SessionVerificationRecord,
     SignInRecord,
+    SweepCounts,
     TOTPRecord,
     UserRecord,
 )
@@ -331,6 +332,26 @@ class Store(ABC):
         bucket seen in the current window and a bucket's first hit in a new window counts 1. A row
         of a *later* window (a process whose clock runs ahead) is counted in that later window.
         An empty ``buckets`` changes nothing and returns ``[]``.
+        """
+
+    # --- expiry ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def sweep_expired(self, *, now: int, idle_before: int, rate_limits_before: int) -> SweepCounts:
+        """Delete what anonymous callers left behind and nobody uses any more; returns the counts.
+
+        In one transaction, in this order (all times Unix ms):
+
+        1. sign-ins with ``abandon_at <= now``, whatever their status (a finished one is history);
+        2. sessions that are over: ``expire_at <= idle_before``, or ``status`` other than ``active``
+           / ``pending`` and ``updated_at <= idle_before`` (their reverifications go with them);
+        3. clients with ``updated_at <= idle_before`` that have no session and no sign-in left;
+        4. dev browsers bound to no client (never bound, or their client was deleted, which sets
+           ``client_id`` to NULL) with ``created_at <= idle_before``;
+        5. rate-limit rows with ``window_start < rate_limits_before`` (ended windows).
+
+        Users, TOTPs, backup codes and the audit log are never touched. Idempotent, and safe to run
+        concurrently from several processes (each row is deleted once; the counts say by whom).
         """
 
     # --- audit log (public: host apps read it through the ``totpkit_store`` dependency) ---------

@@ -17,6 +17,7 @@ __all__ = (
     "SessionRecord",
     "SessionVerificationRecord",
     "SignInRecord",
+    "SweepCounts",
     "TOTPRecord",
     "UserRecord",
 )
@@ -156,6 +157,22 @@ class SealingKeyUsage(msgspec.Struct, kw_only=True):
     def total(self) -> int:
         """Everything that becomes unusable if the key is lost."""
         return self.totp_secrets + self.backup_codes
+
+
+class SweepCounts(msgspec.Struct, kw_only=True, frozen=True):
+    """How many rows of each kind one :meth:`Store.sweep_expired <totpkit_server.storage.base.Store.sweep_expired>`
+    deleted."""
+
+    sign_ins: int = 0
+    sessions: int = 0
+    clients: int = 0
+    dev_browsers: int = 0
+    rate_limits: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows deleted in all."""
+        return self.sign_ins + self.sessions + self.clients + self.dev_browsers + self.rate_limits
 
 
 class AuditEventRecord(msgspec.Struct, kw_only=True):

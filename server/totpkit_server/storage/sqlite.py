@@ -30,6 +30,7 @@ from .records import (
     SessionRecord,
     SessionVerificationRecord,
     SignInRecord,
+    SweepCounts,
     TOTPRecord,
     UserRecord,
 )
@@ -572,6 +573,34 @@ class SQLiteStore(Store):
                 await cursor.close()
                 counts.append(int(row[0]) if row is not None else 1)
         return counts
+
+    # --- expiry ---------------------------------------------------------------------------------
+
+    async def sweep_expired(self, *, now: int, idle_before: int, rate_limits_before: int) -> SweepCounts:
+        statements = (
+            ("sign_ins", "DELETE FROM sign_ins WHERE abandon_at <= :now"),
+            (
+                "sessions",
+                "DELETE FROM sessions WHERE expire_at <= :idle OR "
+                "(status NOT IN ('active', 'pending') AND updated_at <= :idle)",
+            ),
+            (
+                "clients",
+                "DELETE FROM clients WHERE updated_at <= :idle "
+                "AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.client_id = clients.id) "
+                "AND NOT EXISTS (SELECT 1 FROM sign_ins WHERE sign_ins.client_id = clients.id)",
+            ),
+            ("dev_browsers", "DELETE FROM dev_browsers WHERE client_id IS NULL AND created_at <= :idle"),
+            ("rate_limits", "DELETE FROM rate_limits WHERE window_start < :windows"),
+        )
+        params = {"now": now, "idle": idle_before, "windows": rate_limits_before}
+        counts: dict[str, int] = {}
+        async with self._transaction() as conn:
+            for name, sql in statements:
+                cursor = await conn.execute(sql, params)
+                counts[name] = cursor.rowcount
+                await cursor.close()
+        return SweepCounts(**counts)
 
     # --- audit log ------------------------------------------------------------------------------
 
