@@ -8,6 +8,7 @@
     totpkit keys generate --output keys.json
     totpkit keys list | rotate [--sealing] [--signing] | reseal [--batch-size N] | retire KEY_ID
     totpkit audit [--user USER_ID] [--since T] [--until T] [--limit N] [--json]   (see cli_audit)
+    totpkit qr URI|- [--svg FILE | --png FILE]   (see cli_qr; extra `qr`)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
 ``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from .cli_audit import add_audit_command
 from .cli_keys import add_key_commands
+from .cli_qr import add_qr_command
 from .cli_throttling import add_throttling_options, throttling_settings, uvicorn_proxy_settings
 from .config import TOTPKitConfig
 from .core import errors
@@ -191,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(func=_create_user)
 
     add_audit_command(commands, with_data_dir, _config)
+    add_qr_command(commands)
 
     keys = commands.add_parser("keys", help="key management")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
