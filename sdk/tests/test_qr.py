@@ -96,7 +96,8 @@ class TestRenderings:
         svg = qr_svg(URI, title="Scan me")
         assert svg.startswith("<svg")
         assert svg.rstrip().endswith("</svg>")
-        assert "<?xml" not in svg  # inline: ready to put in a page
+        assert "<?xml" not in svg  # ready to put inline in a page
+        assert 'xmlns="http://www.w3.org/2000/svg"' in svg  # and valid as an image file
         assert "<title>Scan me</title>" in svg
         assert decode_image(image_of(rasterise_svg(svg))) == [URI]
 

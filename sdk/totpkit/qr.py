@@ -12,7 +12,7 @@ Usage::
 
     totp = await user.create_totp()
     print(totp.qr_terminal())          # or qr_terminal(totp.uri)
-    html_img = totp.qr_svg()           # an <svg> element, no XML declaration
+    svg = totp.qr_svg()                # an <svg> element: inline in HTML, or an image/svg+xml file
 """
 
 from __future__ import annotations
@@ -44,13 +44,26 @@ def _qr_code(uri: str) -> segno.QRCode:
 
 
 def qr_svg(uri: str, *, scale: int = 4, border: int = 4, title: str | None = None) -> str:
-    """An inline ``<svg>`` element (no XML declaration) of ``uri``: black modules on white.
+    """An ``<svg>`` element of ``uri`` (black modules on white), with the SVG namespace and no XML
+    declaration: it can be put inline in HTML, served as ``image/svg+xml`` or saved as a ``.svg`` file.
 
     ``scale`` is pixels per module, ``border`` the quiet zone in modules (4 is the standard's minimum
     for reliable scanning). ``title`` becomes the SVG's ``<title>`` (its accessible name).
     """
-    code = _qr_code(uri)
-    return str(code.svg_inline(scale=scale, border=border, dark=_DARK, light=_LIGHT, title=title, omitsize=False))
+    out = io.BytesIO()
+    _qr_code(uri).save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=scale,
+        border=border,
+        dark=_DARK,
+        light=_LIGHT,
+        title=title,
+    )
+    return out.getvalue().decode("utf-8")
 
 
 def qr_png(uri: str, *, scale: int = 4, border: int = 4) -> bytes:

@@ -2,7 +2,7 @@
 
     totpkit serve [--host 127.0.0.1] [--port 8000] [--data-dir .totpkit] [--production --keys-file F]
                   [--rate-limit-per-ip N ... --trusted-proxy-header H]   (see cli_throttling)
-                  [--reverification-max-age MINUTES]
+                  [--reverification-max-age MINUTES] [--clerk-js-dir DIR]   (the /examples/totp page)
     totpkit migrate [--data-dir ...]
     totpkit create-user --email E [--password P | --password-stdin] [--totp-secret S]
     totpkit keys generate --output keys.json
@@ -45,6 +45,7 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         production=getattr(args, "production", False),
         issuer_name=getattr(args, "issuer_name", None) or "totpkit",
         reverification_max_age=getattr(args, "reverification_max_age", None),
+        clerk_js_dir=getattr(args, "clerk_js_dir", None),
         **throttling_settings(args),
     )
     keys_file = getattr(args, "keys_file", None) or os.environ.get("TOTPKIT_KEYS_FILE")
@@ -176,6 +177,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MINUTES",
         help="MFA changes need a verification this recent (403 session_reverification_required); default off",
+    )
+    serve.add_argument(
+        "--clerk-js-dir",
+        default=os.environ.get("TOTPKIT_CLERK_JS_DIR") or None,
+        metavar="DIR",
+        help="clerk-js's dist folder (clerkjs/node_modules/@clerk/clerk-js/dist) for the /examples/totp page",
     )
     serve.add_argument("--log-level", default="info")
     add_throttling_options(serve)
