@@ -1,6 +1,6 @@
 // Drives totpkit's example page (/examples/totp, served by `totpkit serve` with the unmodified
 // clerk-js bundle) in headless Chromium the way a person would: typing into its fields, clicking
-// every button, and reading what the page shows. See server/tests/test_example_page_browser.py.
+// every button, and reading what the page shows. See server/tests/test_pages_browser.py.
 //
 // Environment:
 //   PAGE_URL        the example page, e.g. http://127.0.0.1:8765/examples/totp (required)

@@ -1,7 +1,7 @@
 """The browser pages beside the API: ``/examples/totp`` (development only) and the ``/docs`` viewer.
 
 In-process checks of what the server serves; the pages themselves run in Chromium in
-test_example_page_browser.py and test_api_docs_browser.py.
+test_pages_browser.py.
 """
 
 from __future__ import annotations

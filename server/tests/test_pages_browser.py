@@ -1,13 +1,19 @@
-"""The example page (``/examples/totp``) in headless Chromium, clicked through as a person would.
+"""The browser pages in headless Chromium: the example page clicked through as a person would, and
+the API docs viewer.
 
-A real ``totpkit serve --clerk-js-dir clerkjs/node_modules/@clerk/clerk-js/dist`` process serves
-the page and Clerk's unmodified clerk-js bundle; ``node clerkjs/example.mjs`` drives Debian's
-Chromium through playwright-core: sign in, every button (a wrong code, backup codes before TOTP and
-disabling twice must fail with Clerk's errors), sign out. It fails on any unexpected HTTP status, any
-request to another host (no CDN), and any console error. The QR code the page shows is decoded from
-its screenshot. Screenshots of every step land in ``artifacts/screenshots/example/`` (git-ignored).
+A real ``totpkit serve --clerk-js-dir clerkjs/node_modules/@clerk/clerk-js/dist`` process serves the
+pages (and Clerk's unmodified clerk-js bundle); Node drivers in ``clerkjs/`` run Debian's Chromium
+through playwright-core and fail on any unexpected HTTP status, any request to another host (no
+CDN), any failed request and any console error.
 
-Needs Node 20+, ``npm ci --prefix clerkjs`` and Chromium; without them the test fails, never skips.
+* ``clerkjs/example.mjs`` on ``/examples/totp``: sign in, every button (a wrong code, backup codes
+  before TOTP and disabling twice must fail with Clerk's errors), sign out. The QR code the page
+  shows is decoded from its screenshot.
+* ``clerkjs/apidocs.mjs`` on ``/docs``: Swagger UI lists every operation of ``/openapi.json``.
+
+Screenshots of every step land in ``artifacts/screenshots/{example,docs}/`` (git-ignored; CI keeps
+them as artefacts). Needs Node 20+, ``npm ci --prefix clerkjs`` and Chromium; without them the tests
+fail, never skip.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import zxingcpp
 from PIL import Image
@@ -33,7 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 CLERKJS_DIR = REPO / "clerkjs"
 CLERK_JS_DIST = CLERKJS_DIR / "node_modules" / "@clerk" / "clerk-js" / "dist"
 DRIVER = CLERKJS_DIR / "example.mjs"
-SCREENSHOTS = REPO / "artifacts" / "screenshots" / "example"
+DOCS_DRIVER = CLERKJS_DIR / "apidocs.mjs"
+ARTIFACTS = REPO / "artifacts" / "screenshots"
+SCREENSHOTS = ARTIFACTS / "example"
 EMAIL = "example-page@example.com"
 PASSWORD = "correct horse battery staple"
 FLOW_TIMEOUT_S = 150.0
@@ -162,3 +171,28 @@ def test_every_button_of_the_example_page(request: pytest.FixtureRequest) -> Non
     screenshots = [Path(p) for p in summary["screenshots"]]  # type: ignore[union-attr]
     assert len(screenshots) >= 8
     assert all(p.is_file() and p.parent == SCREENSHOTS and p.stat().st_size > 0 for p in screenshots)
+
+
+def test_api_docs_list_every_operation(request: pytest.FixtureRequest) -> None:
+    """/docs shows Swagger UI, from this server's own files, over every operation of /openapi.json."""
+    node, chromium = require_browser_tools()
+    example: ExampleServer = request.getfixturevalue("example_server")
+    shots = ARTIFACTS / "docs"
+    shutil.rmtree(shots, ignore_errors=True)
+    env = {
+        **os.environ,
+        "DOCS_URL": f"{example.server.url}/docs",
+        "CHROMIUM_PATH": chromium,
+        "SCREENSHOT_DIR": str(shots),
+    }
+    summary = run_driver(node, DOCS_DRIVER, env, example.server)
+
+    document = httpx.get(f"{example.server.url}/openapi.json", timeout=10).json()
+    documented = sorted(f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item)
+    listed = summary["operations"]
+    assert isinstance(listed, list)
+    assert sorted(listed) == documented
+    assert "POST /v1/me/totp/attempt_verification" in listed
+    assert str(summary["title"]).startswith(document["info"]["title"])
+    assert summary["steps"] == ["load", "expand"]
+    assert [Path(p).name for p in summary["screenshots"]] == ["01-docs.png", "02-docs-operation.png"]  # type: ignore[union-attr]
