@@ -143,6 +143,7 @@ async function flow() {
   expect(Array.isArray(result.json.backupCodes) && result.json.backupCodes.length > 0, 'verifyTOTP: first backup codes', result.json);
   expect((await totpEnabled()) === 'true', 'TOTP enabled after verifying');
   expect((await page.textContent('#user-state')).startsWith('TOTP enabled'), 'the page says TOTP is enabled');
+  expect(await page.isHidden('#enrolment'), 'the secret is hidden once enrolled');
   await shot('verify-totp');
   step('verify_totp', { backupCodes: result.json.backupCodes.length });
 

@@ -176,7 +176,9 @@
   async function verifyTOTP() {
     const code = $('code').value.trim();
     await run('user.verifyTOTP({ code })', () => window.Clerk.user.verifyTOTP({ code }), async totp => {
-      if (totp.verified) $('code').value = '';
+      if (!totp.verified) return;
+      $('code').value = ''; // enrolled: the secret is not shown any longer
+      hideEnrolment();
     });
   }
 
