@@ -155,7 +155,29 @@ async function flow() {
   await shot('create-backup-code');
   step('create_backup_code');
 
-  // 8. disableTOTP
+  // 8. sign out and in again: now the password needs a second factor, a TOTP code
+  expectOk(await click('#sign-out', 'sign_out_enrolled'), 'Clerk.signOut()');
+  await page.waitForSelector('#sign-in-section:not([hidden])');
+  await page.fill('#email', EMAIL);
+  await page.fill('#password', PASSWORD);
+  result = await click('#sign-in', 'sign_in_needs_second_factor');
+  expectOk(result, 'signIn.create({ identifier, password })');
+  expect(result.json.status === 'needs_second_factor', 'sign-in needs a second factor', result.json);
+  await page.waitForSelector('#second-factor-form:not([hidden])');
+  expect(await page.isHidden('#user-section'), 'not signed in before the second factor');
+  await shot('sign-in-second-factor');
+  const second = await codes.freshCode(key);
+  await page.fill('#second-factor-code', second.code);
+  result = await click('#second-factor', 'sign_in_second_factor');
+  codes.markUsed(second.step);
+  expectOk(result, "signIn.attemptSecondFactor({ strategy: 'totp', code })");
+  expect(result.json.status === 'complete', 'the second factor completes the sign-in', result.json);
+  await page.waitForSelector('#user-section:not([hidden])');
+  expect(await page.isHidden('#second-factor-form'), 'the second-factor form is gone');
+  expect((await totpEnabled()) === 'true', 'TOTP enabled after signing in with it');
+  step('sign_in_second_factor');
+
+  // 9. disableTOTP
   result = await click('#disable-totp', 'disable_totp');
   expectOk(result, 'user.disableTOTP()');
   expect(result.json.deleted === true, 'disableTOTP: deleted', result.json);
@@ -163,12 +185,12 @@ async function flow() {
   expect(await page.isHidden('#enrolment'), 'the secret is no longer shown');
   step('disable_totp');
 
-  // 9. disabling twice: 404 resource_not_found
+  // 10. disabling twice: 404 resource_not_found
   expectError(await click('#disable-totp', 'disable_twice', [404]), 'user.disableTOTP()', 404, 'resource_not_found');
   await shot('disable-twice');
   step('disable_twice');
 
-  // 10. sign out: back to the sign-in form
+  // 11. sign out: back to the sign-in form
   expectOk(await click('#sign-out', 'sign_out'), 'Clerk.signOut()');
   await page.waitForSelector('#sign-in-section:not([hidden])');
   expect(await page.isHidden('#user-section'), 'no user section after sign-out');

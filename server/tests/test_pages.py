@@ -217,3 +217,19 @@ def test_pages_are_marked_as_pages(make_config: Callable[..., TOTPKitConfig], cl
             is_page = route.path.startswith(("/examples", "/docs"))
             assert bool(handler.opt.get("totpkit_page")) is is_page, route.path
     assert PAGE_OPT == {"totpkit_page": True}
+
+
+class TestServeOption:
+    def test_clerk_js_dir_flag_and_environment(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """``--clerk-js-dir`` sets ``clerk_js_dir``; ``TOTPKIT_CLERK_JS_DIR`` is its default; unset is ``None``."""
+        from totpkit_server import cli
+
+        def clerk_js_dir(*args: str) -> Path | None:
+            return cli._config(cli._parser().parse_args(["serve", "--data-dir", str(tmp_path), *args])).clerk_js_dir
+
+        monkeypatch.delenv("TOTPKIT_CLERK_JS_DIR", raising=False)
+        assert clerk_js_dir() is None
+        assert clerk_js_dir("--clerk-js-dir", "clerkjs/dist") == Path("clerkjs/dist")
+        monkeypatch.setenv("TOTPKIT_CLERK_JS_DIR", "/srv/clerk-js")
+        assert clerk_js_dir() == Path("/srv/clerk-js")
+        assert clerk_js_dir("--clerk-js-dir", "here") == Path("here")

@@ -7,7 +7,8 @@ through playwright-core and fail on any unexpected HTTP status, any request to a
 CDN), any failed request and any console error.
 
 * ``clerkjs/example.mjs`` on ``/examples/totp``: sign in, every button (a wrong code, backup codes
-  before TOTP and disabling twice must fail with Clerk's errors), sign out. The QR code the page
+  before TOTP and disabling twice must fail with Clerk's errors), signing in again with a TOTP code,
+  sign out. The QR code the page
   shows is decoded from its screenshot.
 * ``clerkjs/apidocs.mjs`` on ``/docs``: Swagger UI lists every operation of ``/openapi.json``.
 
@@ -56,6 +57,7 @@ EXPECTED_STEPS = [
     "verify_wrong_code",
     "verify_totp",
     "create_backup_code",
+    "sign_in_second_factor",
     "disable_totp",
     "disable_twice",
     "sign_out",

@@ -15,12 +15,15 @@
 
   // ------------------------------------------------------------ showing results
 
-  // A clerk-js resource as plain JSON: its own data fields, without methods and internals.
+  // A clerk-js resource as plain JSON: its own data fields, without methods and internals, and its
+  // status first (a getter on sign-ins, so not an own field).
   function plain(resource) {
     if (resource === null || typeof resource !== 'object') return resource;
-    return Object.fromEntries(
-      Object.entries(resource).filter(([key, value]) => typeof value !== 'function' && !key.startsWith('_') && key !== 'pathRoot'),
+    const fields = Object.entries(resource).filter(
+      ([key, value]) => typeof value !== 'function' && !key.startsWith('_') && key !== 'pathRoot',
     );
+    const status = 'status' in resource && typeof resource.status === 'string' ? { status: resource.status } : {};
+    return { ...status, ...Object.fromEntries(fields) };
   }
 
   // ClerkAPIResponseError carries the HTTP status and Clerk's errors[]; anything else is a plain error.
