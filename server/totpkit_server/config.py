@@ -119,7 +119,8 @@ class TOTPKitConfig:
     """Where the plugin serves an interactive viewer (Swagger UI) of its OpenAPI document, under
     ``path_prefix``; ``None`` (or ``openapi_path=None``) serves none. Swagger UI's files come from the
     ``docs`` extra (``swagger-ui-py``) and are served by the plugin itself, never from a CDN; without
-    the extra the page says how to install it."""
+    the extra the page says how to install it. A host app that mounts the plugin at ``/`` and has its
+    own ``GET /docs`` gets Litestar's "Handler already registered" at start: move it or set ``None``."""
 
     clerk_js_dir: Path | None = None
     """Directory of Clerk's unmodified browser bundle ``clerk.browser.js`` (the ``dist`` folder of
