@@ -85,7 +85,8 @@ def clerkjs(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The unmodified clerk-js bundle in headless Chromium (Debian's /usr/bin/chromium) against a server process."""
+    """The unmodified clerk-js bundle in headless Chromium (Debian's /usr/bin/chromium) against a server process,
+    and the server's browser pages (the /examples/totp example, the /docs viewer)."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             session.error(f"{tool} is required for the browser test (Node 20 + npm)")
@@ -94,23 +95,33 @@ def browser(session: nox.Session) -> None:
         session.error(f"Chromium is required for the browser test: apt-get install -y chromium (missing {chromium})")
     _install(session, "test")
     session.run("npm", "ci", "--prefix", "clerkjs", "--no-audit", "--no-fund", external=True)
-    session.run("pytest", *PYTEST_ARGS, "-m", "browser", "server/tests/test_clerkjs_browser.py", *session.posargs)
+    session.run(
+        "pytest",
+        *PYTEST_ARGS,
+        "-m",
+        "browser",
+        "server/tests/test_clerkjs_browser.py",
+        "server/tests/test_pages_browser.py",  # /examples/totp and /docs; screenshots in artifacts/screenshots/
+        *session.posargs,
+    )
 
 
 @nox.session
 def base_install(session: nox.Session) -> None:
     """Install the wheel without extras: the SDK imports, the server stack is absent, and verifying a
-    session token asks for the ``jwt`` extra."""
+    session token asks for the ``jwt`` extra, QR codes for the ``qr`` extra."""
     session.install(".")
     session.run(
         "python",
         "-c",
         "import importlib.util, totpkit, totpkit.types;"
-        "absent = [m for m in ('litestar', 'aiosqlite', 'cryptography', 'respx') if importlib.util.find_spec(m)];"
+        "absent = [m for m in ('litestar', 'aiosqlite', 'cryptography', 'respx', 'segno', 'swagger_ui')"
+        " if importlib.util.find_spec(m)];"
         "assert not absent, f'base install pulled in {absent}';"
         "print('SDK imports alone:', totpkit.__name__)",
     )
     session.run("python", "-c", _NEEDS_JWT_EXTRA)
+    session.run("python", "-c", _NEEDS_QR_EXTRA)
 
 
 _NEEDS_JWT_EXTRA = """
@@ -123,6 +134,18 @@ except MissingDependencyError as exc:
     print("without the jwt extra:", exc)
 else:
     raise AssertionError("verify_session_token ran without cryptography")
+"""
+
+_NEEDS_QR_EXTRA = """
+from totpkit import MissingDependencyError
+from totpkit.qr import qr_terminal
+try:
+    qr_terminal("otpauth://totp/a?secret=JBSWY3DPEHPK3PXP")
+except MissingDependencyError as exc:
+    assert "totpkit[qr]" in str(exc), exc
+    print("without the qr extra:", exc)
+else:
+    raise AssertionError("qr_terminal ran without segno")
 """
 
 

@@ -55,6 +55,8 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "trusted_proxy_header": ("x-real-ip", "x-forwarded-for"),
     "trusted_proxy_hops": ("2", "3"),
     "request_body_timeout": ("2.5", "30"),
+    "clerk_js_dir": ("/opt/clerk-js/dist", "off"),
+    "docs_path": ("/api-docs", "off"),
     "rate_limit_creations_per_ip": ("7", "0"),
     "hashing_threads": ("3", "auto"),
     "hashing_queue": ("0", "64"),

@@ -32,13 +32,16 @@ _LITESTAR_PARAMETER = re.compile(r"\{(\w+):\w+\}")
 
 
 def registered_operations(app: Litestar, prefix: str) -> set[tuple[str, str]]:
-    """``(METHOD, path)`` of every route Litestar serves under ``prefix``, minus its automatic OPTIONS."""
+    """``(METHOD, path)`` of every route Litestar serves under ``prefix``, minus its automatic OPTIONS and
+    the browser pages of :mod:`totpkit_server.pages` (marked with ``PAGE_OPT``)."""
     found: set[tuple[str, str]] = set()
     for route in app.routes:
         path = _LITESTAR_PARAMETER.sub(r"{\1}", route.path)
         if not (path == prefix or path.startswith(prefix.rstrip("/") + "/")):
             continue
         for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("totpkit_page"):  # the browser pages (/docs, /examples): not API
+                continue
             if isinstance(handler, HTTPRouteHandler) and handler.handler_name != "options_handler":
                 found |= {(method, path) for method in handler.http_methods}
     return found

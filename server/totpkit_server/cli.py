@@ -8,6 +8,7 @@
     totpkit keys list | rotate [--sealing] [--signing] | reseal [--batch-size N] | retire KEY_ID
     totpkit audit [--user USER_ID] [--since T] [--until T] [--limit N] [--json]   (see cli_audit)
     totpkit gc [--data-dir ...]   (delete expired clients, sign-ins, sessions; see cli_gc)
+    totpkit qr URI|- [--svg FILE | --png FILE]   (see cli_qr; extra `qr`)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
 ``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
@@ -34,6 +35,7 @@ from . import serving
 from .cli_audit import add_audit_command
 from .cli_gc import add_gc_command
 from .cli_keys import add_key_commands
+from .cli_qr import add_qr_command
 from .cli_settings import (
     SettingError,
     add_settings,
@@ -258,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_audit_command(commands, with_data_dir, _config)
     add_gc_command(commands, with_data_dir, _config)
+    add_qr_command(commands)
 
     keys = commands.add_parser("keys", help="key management")
     key_commands = _subcommands(keys, "keys_command")

@@ -138,6 +138,11 @@ def optional_text(text: str) -> str | None:
     return None if text.strip().lower() in _NONE else text.strip()
 
 
+def optional_path(text: str) -> Path | None:
+    """A filesystem path; ``off``/``none``/empty for ``None``."""
+    return None if text.strip().lower() in _NONE else Path(text.strip())
+
+
 def text(value: str) -> str:
     """Any non-empty text."""
     if not value.strip():
@@ -278,6 +283,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("path_prefix", url_path, "PATH"),
     Setting("issuer_name", text, "NAME"),
     Setting("openapi_path", optional_text, "PATH"),
+    Setting("docs_path", optional_text, "PATH"),
+    Setting("clerk_js_dir", optional_path, "DIR"),
     Setting("max_body_bytes", positive_int, "BYTES"),
     Setting("request_body_timeout", positive_seconds, "SECONDS"),
     # tokens, sessions, MFA

@@ -145,6 +145,21 @@ class TOTPKitConfig:
     Litestar-generated schema, which cannot describe their hand-read bodies.
     """
 
+    docs_path: str | None = "/docs"
+    """Where the plugin serves an interactive viewer (Swagger UI) of its OpenAPI document, under
+    ``path_prefix``; ``None`` (or ``openapi_path=None``) serves none. Swagger UI's files come from the
+    ``docs`` extra (``swagger-ui-py``) and are served by the plugin itself, never from a CDN; without
+    the extra the page says how to install it. A host app that mounts the plugin at ``/`` and has its
+    own ``GET /docs`` gets Litestar's "Handler already registered" at start: move it or set ``None``."""
+
+    clerk_js_dir: Path | None = None
+    """Directory of Clerk's unmodified browser bundle ``clerk.browser.js`` (the ``dist`` folder of
+    ``@clerk/clerk-js``, e.g. ``clerkjs/node_modules/@clerk/clerk-js/dist`` after
+    ``npm ci --prefix clerkjs``), which the development example page ``/examples/totp`` (under
+    ``path_prefix``) loads from this server. ``None``, or a directory without the bundle: the page
+    says how to set it. Read when the app is created. The example page is never served with
+    ``production=True``."""
+
     data_dir: Path = field(default_factory=_default_data_dir)
     """Directory for the SQLite database and generated development keys."""
 
@@ -236,6 +251,10 @@ class TOTPKitConfig:
             raise ValueError("path_prefix must start with '/'")
         if self.openapi_path is not None and not self.openapi_path.startswith("/"):
             raise ValueError("openapi_path must start with '/' (or be None)")
+        if self.docs_path is not None and not self.docs_path.startswith("/"):
+            raise ValueError("docs_path must start with '/' (or be None)")
+        if self.clerk_js_dir is not None:
+            self.clerk_js_dir = Path(self.clerk_js_dir)
         self.data_dir = Path(self.data_dir)
         if self.id_factory is None:
             self.id_factory = random_id_factory(self.random_bytes)

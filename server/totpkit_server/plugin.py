@@ -8,6 +8,8 @@ providers (the store, and the request's verified session for host routes guarded
 the store (and runs the expiry sweeps), the Clerk error handler (at app level only for exception types
 the host app has no handler for), and a filter that stamps ``totpkit`` log records with the request's
 ``clerk_trace_id``.
+It also registers the browser pages of :mod:`totpkit_server.pages` (the development example
+``/examples/totp`` and the ``/docs`` viewer), outside that router and the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .http.tracing import RequestTracing
 from .key_rotation import check_sealing_keys
 from .keys import load_keys
 from .openapi import openapi_handler
+from .pages import page_handlers
 from .services import Instance
 from .services.expiry import ExpirySweeper
 from .storage.base import Store
@@ -64,6 +67,7 @@ class TOTPKitPlugin(InitPlugin):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         config = self.config
         app_config.route_handlers.append(self._router())
+        app_config.route_handlers.extend(page_handlers(config))
         app_config.dependencies.setdefault(config.store_dependency_key, Provide(_provide_store, sync_to_thread=False))
         app_config.dependencies.setdefault(config.session_dependency_key, Provide(provide_verified_session))
         app_config.exception_handlers.setdefault(SessionAuthError, session_auth_exception_handler)
