@@ -194,6 +194,7 @@ class TestInvalidValuesInAProcess:
             ([], {"TOTPKIT_LOG_FORMAT": "xml"}, "TOTPKIT_LOG_FORMAT"),
             ([], {"TOTPKIT_SECURE_COOKIES": "maybe"}, "TOTPKIT_SECURE_COOKIES"),
             (["--openapi-path", "openapi.json"], {}, "--openapi-path"),  # refused by TOTPKitConfig itself
+            (["--database-url", "/var/lib/totpkit.db"], {}, "--database-url"),
         ],
     )
     def test_one_line_naming_the_flag_or_variable(
@@ -208,8 +209,10 @@ class TestInvalidValuesInAProcess:
 class TestSettingsReachTheServer:
     def test_environment_and_flags_configure_a_real_server(self, tmp_path: Path) -> None:
         """Variables configure ``totpkit serve``; a flag overrides its variable."""
+        database = tmp_path / "elsewhere" / "auth.db"
         env = {
             **os.environ,
+            "TOTPKIT_DATABASE_URL": f"sqlite:///{database}",
             "TOTPKIT_ISSUER_NAME": "Env Corp",
             "TOTPKIT_LOCKOUT_MAX_ATTEMPTS": "7",
             "TOTPKIT_LOCKOUT_DURATION": "600",
@@ -220,3 +223,5 @@ class TestSettingsReachTheServer:
         assert environment["display_config"]["application_name"] == "Env Corp"
         assert settings["attack_protection"]["user_lockout"]["max_attempts"] == 4
         assert settings["attack_protection"]["user_lockout"]["duration_in_minutes"] == 10
+        assert database.is_file()
+        assert not (tmp_path / "data" / "totpkit.db").exists()

@@ -88,12 +88,16 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
 
 
 def _require_data_dir(config: TOTPKitConfig, args: argparse.Namespace) -> None:
-    """Raise :class:`SettingError` if the command would have to create the data directory."""
-    problem = missing_data_dir(config.sqlite_path.parent if config.database_url else config.data_dir, args)
-    if problem is None and not getattr(args, "keys_file", None):
-        problem = missing_data_dir(config.data_dir, args)
-    if problem is not None:
-        raise SettingError(problem)
+    """Raise :class:`SettingError` if the command would have to create the data directory (for the
+    database, or for development keys when no keys file is given)."""
+    directories: list[Path] = []
+    if config.database_url is None or not getattr(args, "keys_file", None):
+        directories.append(config.data_dir)
+    if config.database_url is not None and config.database_url.startswith("sqlite:///"):
+        directories.append(config.sqlite_path.parent)
+    for directory in directories:
+        if problem := missing_data_dir(directory, args):
+            raise SettingError(problem)
 
 
 def _banner(config: TOTPKitConfig, keys: InstanceKeys, url: str) -> str:
