@@ -225,3 +225,15 @@ class TestSettingsReachTheServer:
         assert settings["attack_protection"]["user_lockout"]["duration_in_minutes"] == 10
         assert database.is_file()
         assert not (tmp_path / "data" / "totpkit.db").exists()
+
+
+class TestKeysFileSetting:
+    @pytest.mark.parametrize(
+        "command", [["serve"], ["create-user", "--email", "k@example.com", "--password", "x" * 12]]
+    )
+    def test_unreadable_keys_file_is_one_line_naming_the_variable(self, tmp_path: Path, command: list[str]) -> None:
+        """A keys file that does not exist, named by ``TOTPKIT_KEYS_FILE``: one line, exit 2, nothing created."""
+        missing = tmp_path / "nope.json"
+        result = run_totpkit(*command, "--data-dir", str(tmp_path), env={"TOTPKIT_KEYS_FILE": str(missing)})
+        assert_one_line_error(result, str(missing), "TOTPKIT_KEYS_FILE")
+        assert not (tmp_path / "totpkit.db").exists()

@@ -82,7 +82,10 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         raise SettingError(explain_config_error(args, str(exc))) from None
     keys_file = getattr(args, "keys_file", None)
     if keys_file:
-        keys = read_keys_file(Path(keys_file))
+        try:
+            keys = read_keys_file(Path(keys_file))
+        except KeyConfigurationError as exc:
+            raise SettingError(f"{exc} (check {args.given_settings.get('keys_file', '--keys-file')})") from None
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     return config
 

@@ -255,7 +255,8 @@ SETTINGS: tuple[Setting, ...] = (
         help="Lowest level logged.",
         default="info",
     ),
-    # the browser-facing surface
+    # the browser-facing surface (a new TOTPKitConfig field is one more row, e.g.
+    # Setting("cookie_same_site", choice("lax", "strict", "none"), "POLICY"); test_cli_settings insists)
     Setting("allowed_origins", origins, "ORIGINS"),
     Setting("issuer_url", http_url, "URL"),
     Setting("secure_cookies", boolean),
