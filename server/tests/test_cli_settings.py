@@ -217,7 +217,7 @@ class TestSettingsReachTheServer:
             "TOTPKIT_LOCKOUT_MAX_ATTEMPTS": "7",
             "TOTPKIT_LOCKOUT_DURATION": "600",
         }
-        with serve(tmp_path / "data", args=["--lockout-max-attempts", "4"], env=env) as server:
+        with serve(tmp_path / "data", args=["--lockout-max-attempts", "4"], env=env, ready_timeout=60) as server:
             environment = httpx.get(f"{server.url}/v1/environment", timeout=10).json()
         settings = environment["user_settings"]
         assert environment["display_config"]["application_name"] == "Env Corp"
