@@ -578,6 +578,9 @@ class TestCommandLine:
     def test_bad_arguments_and_a_missing_database(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """No database is not created but reported (exit 2); unreadable times and limits exit 2."""
         assert main(["audit", "--data-dir", str(tmp_path / "none")]) == 2
+        assert "no data directory" in capsys.readouterr().err
+        assert not (tmp_path / "none").exists()
+        assert main(["audit", "--data-dir", str(tmp_path)]) == 2
         assert "no database" in capsys.readouterr().err
         assert not (tmp_path / "none").exists()
         for bad in (["--since", "yesterday"], ["--until", "inf"], ["--limit", "0"]):

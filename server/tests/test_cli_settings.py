@@ -202,6 +202,7 @@ class TestInvalidValuesInAProcess:
             ([], {"TOTPKIT_LOG_FORMAT": "xml"}, "TOTPKIT_LOG_FORMAT"),
             ([], {"TOTPKIT_SECURE_COOKIES": "maybe"}, "TOTPKIT_SECURE_COOKIES"),
             (["--openapi-path", "openapi.json"], {}, "--openapi-path"),  # refused by TOTPKitConfig itself
+            (["--database-url", "/var/lib/totpkit.db"], {}, "--database-url"),
         ],
     )
     def test_one_line_naming_the_flag_or_variable(
@@ -216,15 +217,31 @@ class TestInvalidValuesInAProcess:
 class TestSettingsReachTheServer:
     def test_environment_and_flags_configure_a_real_server(self, tmp_path: Path) -> None:
         """Variables configure ``totpkit serve``; a flag overrides its variable."""
+        database = tmp_path / "elsewhere" / "auth.db"
         env = {
             **os.environ,
+            "TOTPKIT_DATABASE_URL": f"sqlite:///{database}",
             "TOTPKIT_ISSUER_NAME": "Env Corp",
             "TOTPKIT_LOCKOUT_MAX_ATTEMPTS": "7",
             "TOTPKIT_LOCKOUT_DURATION": "600",
         }
-        with serve(tmp_path / "data", args=["--lockout-max-attempts", "4"], env=env) as server:
+        with serve(tmp_path / "data", args=["--lockout-max-attempts", "4"], env=env, ready_timeout=60) as server:
             environment = httpx.get(f"{server.url}/v1/environment", timeout=10).json()
         settings = environment["user_settings"]
         assert environment["display_config"]["application_name"] == "Env Corp"
         assert settings["attack_protection"]["user_lockout"]["max_attempts"] == 4
         assert settings["attack_protection"]["user_lockout"]["duration_in_minutes"] == 10
+        assert database.is_file()
+        assert not (tmp_path / "data" / "totpkit.db").exists()
+
+
+class TestKeysFileSetting:
+    @pytest.mark.parametrize(
+        "command", [["serve"], ["create-user", "--email", "k@example.com", "--password", "x" * 12]]
+    )
+    def test_unreadable_keys_file_is_one_line_naming_the_variable(self, tmp_path: Path, command: list[str]) -> None:
+        """A keys file that does not exist, named by ``TOTPKIT_KEYS_FILE``: one line, exit 2, nothing created."""
+        missing = tmp_path / "nope.json"
+        result = run_totpkit(*command, "--data-dir", str(tmp_path), env={"TOTPKIT_KEYS_FILE": str(missing)})
+        assert_one_line_error(result, str(missing), "TOTPKIT_KEYS_FILE")
+        assert not (tmp_path / "totpkit.db").exists()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,7 +117,7 @@ class TestJsonLogsOfAServer:
         """``TOTPKIT_LOG_FORMAT=json``: the banner, uvicorn's and totpkit's records are JSON lines; the
         audit record of a request sent with ``traceparent`` carries that trace id."""
         env = {**os.environ, "TOTPKIT_LOG_FORMAT": "json"}
-        with serve(tmp_path / "data", env=env) as server:
+        with serve(tmp_path / "data", env=env, ready_timeout=60) as server:
             bapi = {"Authorization": f"Bearer {server.secret_key}"}
             async with httpx.AsyncClient(base_url=server.url, trust_env=False, timeout=30) as http:
                 created = await http.post(
@@ -133,3 +135,32 @@ class TestJsonLogsOfAServer:
         assert traced, records
         assert all(r["logger"].startswith("totpkit") for r in traced)
         assert all("clerk_trace_id" in r for r in records)
+
+
+_CONFIGURE_LIKE_SERVE = """
+import logging, logging.config, sys
+from pathlib import Path
+from totpkit_server import TOTPKitConfig, create_app
+from totpkit_server.logging_config import serve_log_config
+create_app(TOTPKitConfig(data_dir=Path(sys.argv[1])))  # Litestar configures its text logging here
+logging.config.dictConfig(serve_log_config("info", "json"))  # then uvicorn applies totpkit's
+logging.getLogger("litestar").error("from litestar")
+logging.getLogger("some.library").warning("from a library")
+logging.getLogger("uvicorn.error").info("from uvicorn")
+logging.getLogger("totpkit.audit").info("from totpkit")
+"""
+
+
+def test_json_format_covers_litestar_and_library_loggers(tmp_path: Path) -> None:
+    """Records of Litestar's logger and of libraries (root) are JSON lines too, not Litestar's text format."""
+    result = subprocess.run(
+        [sys.executable, "-c", _CONFIGURE_LIKE_SERVE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    records = json_lines(result.stderr + result.stdout)
+    assert [r["message"] for r in records] == ["from litestar", "from a library", "from uvicorn", "from totpkit"]
+    assert all(r["clerk_trace_id"] is None for r in records)

@@ -86,18 +86,25 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         raise SettingError(explain_config_error(args, str(exc))) from None
     keys_file = getattr(args, "keys_file", None)
     if keys_file:
-        keys = read_keys_file(Path(keys_file), production=config.production)
+        try:
+            keys = read_keys_file(Path(keys_file), production=config.production)
+        except KeyConfigurationError as exc:
+            raise SettingError(f"{exc} (check {args.given_settings.get('keys_file', '--keys-file')})") from None
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     return config
 
 
 def _require_data_dir(config: TOTPKitConfig, args: argparse.Namespace) -> None:
-    """Raise :class:`SettingError` if the command would have to create the data directory."""
-    problem = missing_data_dir(config.sqlite_path.parent if config.database_url else config.data_dir, args)
-    if problem is None and not getattr(args, "keys_file", None):
-        problem = missing_data_dir(config.data_dir, args)
-    if problem is not None:
-        raise SettingError(problem)
+    """Raise :class:`SettingError` if the command would have to create the data directory (for the
+    database, or for development keys when no keys file is given)."""
+    directories: list[Path] = []
+    if config.database_url is None or not getattr(args, "keys_file", None):
+        directories.append(config.data_dir)
+    if config.database_url is not None and config.database_url.startswith("sqlite:///"):
+        directories.append(config.sqlite_path.parent)
+    for directory in directories:
+        if problem := missing_data_dir(directory, args):
+            raise SettingError(problem)
 
 
 def _banner(config: TOTPKitConfig, keys: InstanceKeys, url: str) -> str:

@@ -76,8 +76,7 @@ def _batch_size(text: str) -> int:
 
 
 def _keys_path(args: argparse.Namespace) -> Path:
-    explicit = args.keys_file or os.environ.get("TOTPKIT_KEYS_FILE")
-    return Path(explicit) if explicit else Path(args.data_dir) / KEYS_FILE
+    return Path(args.keys_file) if args.keys_file else Path(args.data_dir) / KEYS_FILE
 
 
 def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:

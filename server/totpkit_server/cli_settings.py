@@ -173,6 +173,18 @@ def origins(value: str) -> tuple[str, ...]:
     return items
 
 
+DATABASE_URL_SCHEMES: list[str] = ["sqlite:///"]
+"""URL prefixes ``--database-url`` accepts; a new storage backend appends its own."""
+
+
+def database_url(value: str) -> str | None:
+    """A database URL starting with one of :data:`DATABASE_URL_SCHEMES`; ``none``/``off`` for ``None``."""
+    url = optional_text(value)
+    if url is not None and not url.startswith(tuple(DATABASE_URL_SCHEMES)):
+        raise ValueError(f"expected a URL starting with {' or '.join(DATABASE_URL_SCHEMES)}")
+    return url
+
+
 def choice(*choices: str) -> Callable[[str], str]:
     """One of ``choices`` (any case)."""
 
@@ -250,7 +262,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", text, "HOST", config=False, help="Address to listen on.", default="127.0.0.1"),
     Setting("port", port_number, "PORT", config=False, help="TCP port to listen on (0: any free port).", default=8000),
     Setting("data_dir", Path, "DIR", shared=True, default=Path(".totpkit")),
-    Setting("database_url", optional_text, "URL", shared=True),
+    Setting("database_url", database_url, "URL", shared=True),
     Setting(
         "keys_file",
         Path,
@@ -276,7 +288,8 @@ SETTINGS: tuple[Setting, ...] = (
         help="Lowest level logged.",
         default="info",
     ),
-    # the browser-facing surface
+    # the browser-facing surface (a new TOTPKitConfig field is one more row, e.g.
+    # Setting("cookie_same_site", choice("lax", "strict", "none"), "POLICY"); test_cli_settings insists)
     Setting("allowed_origins", origins, "ORIGINS"),
     Setting("issuer_url", http_url, "URL"),
     Setting("secure_cookies", boolean),

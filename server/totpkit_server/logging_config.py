@@ -8,7 +8,7 @@ Every record of a ``totpkit`` logger (one INFO line per audit event, errors) is 
 a line can be matched with the answer a client saw. Host apps that mount the plugin keep their own
 logging; they can attach :class:`~totpkit_server.core.request_context.TraceIdFilter` to a handler.
 
-With ``--log-format json`` every record (totpkit's and uvicorn's) is one JSON object per line
+With ``--log-format json`` every record (totpkit's, uvicorn's, Litestar's and any library's) is one JSON object per line
 (:class:`JsonLinesFormatter`): ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message``,
 ``clerk_trace_id`` (``null`` outside a request) and, for errors, ``exception``. The start-up
 banner is then logged the same way instead of printed (:func:`announce`).
@@ -83,4 +83,8 @@ def serve_log_config(level: str = "info", log_format: str = "text") -> dict[str,
             config["formatters"][name] = {"()": JsonLinesFormatter}
         for handler in config["handlers"].values():
             handler["filters"] = [TRACE_ID_ATTRIBUTE]
+        # Litestar's own logger and the root logger (libraries) get the JSON handler too, replacing the
+        # text handlers Litestar's default logging configuration gave them.
+        config["loggers"]["litestar"] = {"handlers": ["totpkit"], "level": "WARNING", "propagate": False}
+        config["root"] = {"handlers": ["totpkit"], "level": "WARNING"}
     return config
