@@ -10,7 +10,9 @@
     totpkit audit [--user USER_ID] [--since T] [--until T] [--limit N] [--json]   (see cli_audit)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
-``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
+``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a private
+production keys file and the configuration has ``allowed_origins`` and ``issuer_url`` (one line, exit 2).
+In development ``serve`` sets ``issuer_url`` to its bound address unless one is configured.
 """
 
 from __future__ import annotations
@@ -180,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="MINUTES",
-        help="MFA changes need a verification this recent (403 session_reverification_required); default off",
+        help="MFA changes need a verification this recent (403 session_reverification_required); "
+        "0 turns it off; default: off, with --production 10",
     )
     serve.add_argument("--log-level", default="info")
     add_throttling_options(serve)
