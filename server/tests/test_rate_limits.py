@@ -94,10 +94,10 @@ class TestPerAddress:
             kit.error(await probe(kit.device()), 422, "form_identifier_not_found")
         assert_too_many(await probe(kit.device()), retry_after=25)
         browser = await kit.http.post(
-            "/v1/client/sign_ins", data={"identifier": "x@example.com"}, headers={"Origin": "https://app.example.com"}
+            "/v1/client/sign_ins", data={"identifier": "x@example.com"}, headers={"Origin": "http://localhost:3000"}
         )
         assert_too_many(browser)
-        assert browser.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert browser.headers["access-control-allow-origin"] == "http://localhost:3000"
         assert "Retry-After" in browser.headers["access-control-expose-headers"]
         kit.clock.advance(24.5)
         assert_too_many(await probe(kit.device()), retry_after=1)

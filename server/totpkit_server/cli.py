@@ -11,7 +11,9 @@
     totpkit qr URI|- [--svg FILE | --png FILE]   (see cli_qr; extra `qr`)
 
 Development keys are generated into the data directory on first start (mode 0600) with a banner;
-``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a keys file.
+``--production`` refuses to start unless ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``) names a private
+production keys file and the configuration has ``allowed_origins`` and ``issuer_url`` (one line, exit 2).
+In development ``serve`` sets ``issuer_url`` to its bound address unless one is configured.
 
 Every setting is a flag and a ``TOTPKIT_*`` environment variable, declared once in
 :data:`~totpkit_server.cli_settings.SETTINGS`; add new ones there, not here. ``serve`` and

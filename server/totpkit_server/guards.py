@@ -7,8 +7,8 @@ retired-but-published key keep working until it is removed), with the SDK's one 
 
 * RS256 only, a published ``kid``, the signature;
 * ``exp``/``nbf``/``iat`` with :data:`SESSION_TOKEN_LEEWAY` seconds of clock skew;
-* ``iss`` equal to the issuer the plugin mints tokens with (``config.issuer_url``, else the
-  request's base URL plus ``path_prefix``);
+* ``iss`` equal to the issuer the plugin mints tokens with (``config.issuer_url``, else, in
+  development, the server socket's address plus ``path_prefix``; never the ``Host`` header);
 * ``azp``, when the token has one and ``config.allowed_origins`` is set, one of those origins;
 * and in the store: the session exists, belongs to ``sub``, is ``active`` and has not expired, so a
   signed-out or revoked session is refused at once, not when its token expires.

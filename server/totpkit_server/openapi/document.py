@@ -168,8 +168,9 @@ def _parameters(doc: OperationDoc, path: str) -> list[dict[str, Any]]:
                 "name": "Origin",
                 "in": "header",
                 "required": False,
-                "description": "A browser's origin: echoed in the CORS headers; must be an allowed origin if "
-                "the instance restricts them.",
+                "description": "A browser's origin: echoed in the CORS headers when it is an allowed origin "
+                "(by default in development: a loopback one); from any other origin, state-changing requests "
+                "answer 400 origin_invalid.",
                 "schema": {"type": "string"},
             }
         )

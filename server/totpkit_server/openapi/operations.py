@@ -122,17 +122,20 @@ OPERATIONS: dict[str, OperationDoc] = {
         "The instance configuration", _ENVIRONMENT, ref("Environment"), "public"
     ),
     "environment.patch_environment": OperationDoc(
-        "Touch the environment (answers like GET)", _ENVIRONMENT, ref("Environment"), "public"
+        "Touch the environment (answers like GET)", _ENVIRONMENT, ref("Environment"), "public", errors=(400,)
     ),
     "environment.post_environment": OperationDoc(
         "PATCH the environment from a browser",
         _ENVIRONMENT,
         ref("Environment"),
         "public",
+        errors=(400,),
         method_override=("PATCH",),
         override_required=True,
     ),
-    "environment.create_dev_browser": OperationDoc("A new dev-browser token", _ENVIRONMENT, ref(DEV_BROWSER), "public"),
+    "environment.create_dev_browser": OperationDoc(
+        "A new dev-browser token (development only)", _ENVIRONMENT, ref(DEV_BROWSER), "public", errors=(400,)
+    ),
     "environment.get_jwks": OperationDoc("The session-token verification keys", _ENVIRONMENT, ref("JWKS"), "public"),
     # --- the client -----------------------------------------------------------------------------
     "client.get_client": OperationDoc("The caller's client (null on a fresh device)", _CLIENT, _CLIENT_OR_NULL),
