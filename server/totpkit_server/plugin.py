@@ -4,9 +4,9 @@
 tracing middleware and, unless ``config.openapi_path`` is ``None``, the route of totpkit's own OpenAPI
 document; the router stays out of the host's Litestar schema), the dependency providers (the store,
 and the request's verified session for host routes guarded by :mod:`totpkit_server.guards`, whose
-refusals get their own handler), a lifespan that opens and closes the store (and runs the expiry
-sweeps), the Clerk error handler (at app level only for exception types the host app has no handler
-for), and a filter that stamps ``totpkit`` log records with the request's ``clerk_trace_id``.
+refusals get their own handler), a lifespan that opens and closes the store, the Clerk error handler
+(at app level only for exception types the host app has no handler for), and a filter that stamps
+``totpkit`` log records with the request's ``clerk_trace_id``.
 """
 
 from __future__ import annotations
