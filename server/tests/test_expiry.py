@@ -22,7 +22,7 @@ from litestar import Litestar
 
 from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.services.expiry import sweep_expired
-from totpkit_server.storage.records import SweepCounts
+from totpkit_server.storage.records import ClientRecord, SessionRecord, SignInRecord, SweepCounts, UserRecord
 from totpkit_server.storage.sqlite import SQLiteStore
 
 HOUR = 3600
@@ -266,3 +266,85 @@ class TestGcCommand:
         assert result.returncode == 2
         assert "no database" in result.stderr
         assert not missing.exists()
+
+
+class TestStoreSweepContract:
+    """:meth:`Store.sweep_expired` on its own: each rule at its boundary (``<=`` cut-offs, ``<`` windows)."""
+
+    NOW = 10_000_000
+    IDLE = 9_000_000
+
+    async def test_each_rule_at_its_boundary(self, tmp_path: Path) -> None:
+        now, idle = self.NOW, self.IDLE
+        async with SQLiteStore(tmp_path / "sweep.db") as store:
+            await store.create_user(
+                UserRecord(
+                    id="user_1", email="a@x.io", email_id="idn_1", password_hash=None, created_at=0, updated_at=0
+                )
+            )
+            for client_id, updated_at in (
+                ("client_idle", idle),
+                ("client_recent", idle + 1),
+                ("client_live", 0),
+                ("client_signing_in", 0),
+            ):
+                await store.create_client(
+                    ClientRecord(id=client_id, token_hash=client_id, created_at=0, updated_at=updated_at)
+                )
+            sessions = (
+                ("sess_live", "active", 0, now),  # not expired yet: kept
+                ("sess_expired_long_ago", "active", 0, idle),  # expired at the cut-off: deleted
+                ("sess_ended_long_ago", "ended", idle, now * 2),  # ended at the cut-off: deleted
+                ("sess_ended_recently", "removed", idle + 1, now * 2),  # kept
+            )
+            for session_id, status, updated_at, expire_at in sessions:
+                await store.create_session(
+                    SessionRecord(
+                        id=session_id,
+                        client_id="client_live",
+                        user_id="user_1",
+                        status=status,
+                        created_at=0,
+                        updated_at=updated_at,
+                        last_active_at=0,
+                        expire_at=expire_at,
+                        abandon_at=expire_at,
+                    )
+                )
+            for sign_in_id, abandon_at in (("sia_abandoned", now), ("sia_running", now + 1)):
+                await store.create_sign_in(
+                    SignInRecord(
+                        id=sign_in_id,
+                        client_id="client_signing_in",
+                        user_id="user_1",
+                        identifier="a@x.io",
+                        status="needs_second_factor",
+                        created_at=0,
+                        updated_at=0,
+                        abandon_at=abandon_at,
+                    )
+                )
+            await store.create_dev_browser("dvb_old", idle)
+            await store.create_dev_browser("dvb_new", idle + 1)
+            await store.create_dev_browser("dvb_bound", 0)
+            await store.bind_dev_browser("dvb_bound", "client_live")
+            await store.hit_rate_limits(["ip:current"], window_start=now)
+            await store.hit_rate_limits(["ip:old"], window_start=now - 60_000)  # (a process whose clock lags)
+
+            counts = await store.sweep_expired(now=now, idle_before=idle, rate_limits_before=now)
+
+            assert counts == SweepCounts(sign_ins=1, sessions=2, clients=1, dev_browsers=1, rate_limits=1)
+            assert {s.id for s in await store.list_client_sessions("client_live")} == {
+                "sess_live",
+                "sess_ended_recently",
+            }
+            assert await store.get_sign_in("sia_abandoned") is None
+            assert await store.get_sign_in("sia_running") is not None
+            assert await store.get_client("client_idle") is None
+            for kept in ("client_recent", "client_live", "client_signing_in"):
+                assert await store.get_client(kept) is not None, kept
+            assert await store.get_dev_browser("dvb_old") == (False, None)
+            assert await store.get_dev_browser("dvb_new") == (True, None)
+            assert await store.get_dev_browser("dvb_bound") == (True, "client_live")
+            assert await store.get_user("user_1") is not None
+            assert await store.sweep_expired(now=now, idle_before=idle, rate_limits_before=now) == SweepCounts()

@@ -115,7 +115,7 @@ def serve(
     port: int | None = None,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
-    ready_timeout: float = 20.0,
+    ready_timeout: float = 60.0,
     stop_timeout: float = 10.0,
 ) -> Iterator[RunningServer]:
     """Start ``totpkit serve`` on 127.0.0.1 and wait until ``GET /v1/environment`` answers 200.

@@ -35,6 +35,7 @@ _STATUS_TEXT = {
     403: "Forbidden: the user is locked out (``user_locked``), or the change needs a recent verification.",
     404: "Not found: an unknown id, an id of another client, or nothing to act on.",
     405: "Method not allowed: a ``_method`` override this route does not serve.",
+    408: "The request body did not arrive within the configured time (the connection is then closed).",
     413: "The request body exceeds the configured size limit.",
     415: "The body is neither a form nor JSON.",
     422: "Invalid input: a missing, malformed, too long or out-of-range field, a body over the field or nesting "
@@ -87,7 +88,7 @@ def operation_statuses(doc: OperationDoc, *, rate_limited: bool = False) -> list
     if doc.access in ("me", "secret_key"):
         statuses.add(401)
     if doc.body is not None:
-        statuses |= {413, 415, 422}
+        statuses |= {408, 413, 415, 422}
     if doc.method_override:
         statuses.add(405)
     return sorted(statuses)
@@ -189,7 +190,7 @@ def _responses(doc: OperationDoc, *, rate_limited: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": ok}
     for status in operation_statuses(doc, rate_limited=rate_limited):
         responses[str(status)] = _error_response(_STATUS_TEXT[status])
-    if rate_limited:
+    if "429" in responses:
         responses["429"]["headers"]["Retry-After"] = {"required": True, "schema": {"type": "string"}}
     return responses
 

@@ -5,8 +5,8 @@ Paths and methods are not written here: the document takes them from the handler
 themselves, because they read their bodies and write their answers by hand: the body fields, the
 200 answer, and the 4xx statuses the route's own logic produces. The statuses implied by how a route
 is reached are added by the document: client identification (400, 401), the Backend API key (401),
-reading a body (413, 415, 422), the ``_method`` override (405), ``/v1/me`` (401) and the rate limit
-(429).
+reading a body (408, 413, 415, 422), the ``_method`` override (405), ``/v1/me`` (401) and the rate limit
+(429; routes that create clients or hash passwords list it themselves).
 """
 
 from __future__ import annotations
@@ -134,17 +134,20 @@ OPERATIONS: dict[str, OperationDoc] = {
         override_required=True,
     ),
     "environment.create_dev_browser": OperationDoc(
-        "A new dev-browser token (development only)", _ENVIRONMENT, ref(DEV_BROWSER), "public", errors=(400,)
+        "A new dev-browser token (development only)", _ENVIRONMENT, ref(DEV_BROWSER), "public", errors=(400, 429)
     ),
     "environment.get_jwks": OperationDoc("The session-token verification keys", _ENVIRONMENT, ref("JWKS"), "public"),
     # --- the client -----------------------------------------------------------------------------
     "client.get_client": OperationDoc("The caller's client (null on a fresh device)", _CLIENT, _CLIENT_OR_NULL),
-    "client.put_client": OperationDoc("Create a client (an existing one is kept)", _CLIENT, _CLIENT_OR_NULL),
+    "client.put_client": OperationDoc(
+        "Create a client (an existing one is kept)", _CLIENT, _CLIENT_OR_NULL, errors=(429,)
+    ),
     "client.delete_client": OperationDoc("Sign out of every session", _CLIENT, _CLIENT_OR_NULL),
     "client.post_client": OperationDoc(
         "Create a client, or sign out with ?_method=DELETE",
         _CLIENT,
         _CLIENT_OR_NULL,
+        errors=(429,),
         method_override=("POST", "PUT", "DELETE"),
     ),
     # --- sessions -------------------------------------------------------------------------------
@@ -223,6 +226,7 @@ OPERATIONS: dict[str, OperationDoc] = {
         _BAPI,
         ref("User"),
         "secret_key",
+        errors=(429,),
         body=_CREATE_USER_BODY,
     ),
     "users.get_user": OperationDoc("A user", _BAPI, ref("User"), "secret_key", errors=(404,)),
