@@ -19,7 +19,9 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from totpkit_server.core.audit import AuditEvent
 from totpkit_server.http.deps import INSTANCE_STATE_KEY
+from totpkit_server.services import Instance
 from totpkit_server.storage.records import BackupCodeRecord
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -162,6 +164,27 @@ class TestReplayRaceLosersCount:
             assert losers == {"totp_incorrect_code" if flow == "bapi_verify_totp" else "form_code_incorrect"}
             assert await lockout_fields(kit, user_id) == (False, None, 10 - (_RACERS - 1))
             kit.next_step()
+
+    @pytest.mark.parametrize("flow", ["sign_in_totp", "sign_in_backup_code", "bapi_verify_totp"])
+    async def test_a_slow_winner_does_not_erase_the_losers_failures(
+        self, concurrent_kit: Any, monkeypatch: pytest.MonkeyPatch, flow: str
+    ) -> None:
+        """The success resets the count in the step that consumes the code, not after the winner's other work.
+
+        The winner's audit write is slowed down, so every loser counts its failure before the winner
+        finishes; a reset at the end of the winner's request would erase those failures.
+        """
+        real_audit = Instance.audit
+
+        async def slow_success_audit(self: Instance, event: AuditEvent, *args: Any, **kwargs: Any) -> None:
+            if event in (AuditEvent.TOTP_VERIFIED, AuditEvent.BACKUP_CODE_USED):
+                await asyncio.sleep(0.2)
+            await real_audit(self, event, *args, **kwargs)
+
+        monkeypatch.setattr(Instance, "audit", slow_success_audit)
+        user_id, responses = await _race_one_code(concurrent_kit, flow)
+        assert sorted(response.status_code for response in responses) == [200] + [422] * (_RACERS - 1)
+        assert await lockout_fields(concurrent_kit, user_id) == (False, None, 10 - (_RACERS - 1))
 
 
 class TestWarningAndLock:

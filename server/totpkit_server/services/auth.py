@@ -174,8 +174,7 @@ class AuthService:
             await self.instance.store.update_sign_in(sign_in)
             await self.mfa.register_failure(user, warn=True)
             raise errors.form_code_incorrect()
-        await self.instance.store.reset_verification_failures(user.id)
-        sign_in.second_factor_verified = True
+        sign_in.second_factor_verified = True  # consuming the code reset the failures (see Store)
         sign_in.second_factor_attempts += 1
         return await self._complete(client, sign_in, user, reissue_client, second_factor=True)
 
