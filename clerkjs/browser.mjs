@@ -91,14 +91,16 @@ function publishableKey() {
 function describeUrl(url) {
   const u = new URL(url);
   const method = u.searchParams.get('_method');
-  return { path: u.pathname, _method: method, dbJwt: u.searchParams.has('__clerk_db_jwt') };
+  const dbJwtValue = u.searchParams.get('__clerk_db_jwt');
+  // the last characters tell dev browsers apart in the log without printing the token
+  return { path: u.pathname, _method: method, dbJwt: dbJwtValue !== null, dbJwtTail: dbJwtValue?.slice(-8) ?? null };
 }
 
 function record(context) {
   const entries = new Map();
   context.on('request', request => {
     if (!request.url().startsWith(`${FAPI_ORIGIN}/`)) return;
-    const { path, _method, dbJwt } = describeUrl(request.url());
+    const { path, _method, dbJwt, dbJwtTail } = describeUrl(request.url());
     const entry = {
       n: requestLog.length + 1,
       step: currentStep,
@@ -106,6 +108,7 @@ function record(context) {
       path,
       ...(_method ? { _method } : {}),
       dbJwt,
+      dbJwtTail,
       status: null,
       allowed: [...expectedStatuses], // non-2xx statuses the step that sent it expects
       expected: false,
@@ -132,8 +135,11 @@ function record(context) {
     const details = (async () => {
       if (entry.status >= 400) entry.body = (await response.text()).slice(0, 600);
       if (DEBUG) log(`http ${formatEntry(entry)}`);
-      const setCookies = (await response.headersArray()).filter(h => h.name.toLowerCase() === 'set-cookie');
+      const all = await response.headersArray();
+      const setCookies = all.filter(h => h.name.toLowerCase() === 'set-cookie');
       if (setCookies.length) entry.setCookie = setCookies.map(h => h.value.replace(/=[^;]*/, '=…'));
+      const issued = all.find(h => h.name.toLowerCase() === 'clerk-db-jwt');
+      if (issued) entry.issuedDbJwtTail = issued.value.slice(-8);
     })().catch(() => {}); // the page may already be gone
     pending.add(details);
     details.finally(() => pending.delete(details));
@@ -446,6 +452,23 @@ async function flow() {
   expect(claims2.sid === signIn.createdSessionId, 'JWT sid is the new session', claims2);
   summary.jwtSub = claims2.sub;
   summary.fva = claims2.fva ?? null;
+  // session fixation: the completed sign-in handed out a new client token, which clerk-js uses from then on
+  await settle();
+  const completion = requestLog.find(
+    r => r.step === 'sign_in_second_factor' && r.path.endsWith('/attempt_second_factor') && r.status === 200,
+  );
+  if (INSTANCE === 'production') {
+    expect((completion?.setCookie ?? []).some(c => c.startsWith('__client=')),
+      'production: the completed sign-in set a new __client cookie', completion && formatEntry(completion));
+  } else {
+    expect(completion?.issuedDbJwtTail, 'development: the completed sign-in re-issued the dev browser (Clerk-Db-Jwt)',
+      completion && formatEntry(completion));
+    const later = requestLog.filter(r => r.n > completion.n && r.dbJwt);
+    const adopted = r => r.dbJwtTail === completion.issuedDbJwtTail;
+    expect(later.some(adopted) && adopted(later.at(-1)),
+      'development: clerk-js sends the re-issued dev browser after the sign-in', later.map(formatEntry));
+  }
+  summary.clientTokenRotated = true;
   step('sign_in_second_factor', { stepOffset: second.offset });
 
   // 12. idle: does clerk-js refresh the session token by itself?

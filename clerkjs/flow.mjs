@@ -213,9 +213,13 @@ async function flow() {
 
   // 8e. the right code
   const second = await codes.freshCode(key);
+  const tokenBeforeSecondFactor = clientToken;
   signIn = await clerk.client.signIn.attemptSecondFactor({ strategy: 'totp', code: second.code });
   codes.markUsed(second.step);
   expect(signIn.status === 'complete', 'attemptSecondFactor complete', signIn.status);
+  // session fixation: the completed sign-in re-issues the client token (Authorization answer header)
+  expect(clientToken && clientToken !== tokenBeforeSecondFactor, 'a completed sign-in re-issues the client token');
+  summary.clientTokenRotated = true;
   expect(signIn.createdSessionId, 'second-factor sign-in has createdSessionId');
   await clerk.setActive({ session: signIn.createdSessionId });
   expect(clerk.user, 'clerk.user after second-factor sign-in');

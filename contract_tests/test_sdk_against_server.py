@@ -105,3 +105,28 @@ class TestSDKAgainstServer:
         with pytest.raises(totpkit.UnprocessableEntityError) as caught:
             await fapi.sign_in(identifier=target.email("jane@example.com"), password="wrong password")
         assert caught.value.code == "form_password_incorrect"
+
+    async def test_client_token_is_reissued_at_sign_in(self, target: Any) -> None:
+        """Session fixation: the SDK adopts the token re-issued at sign-in; the old token sees no session."""
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        await target.create_user("jane@example.com", totp_secret=secret)
+        fapi = AsyncFrontend(target.base_url, http_client=target.http_client, max_retries=0)
+        pending = await fapi.sign_in(identifier=target.email("jane@example.com"), password=PASSWORD)
+        assert pending.status == "needs_second_factor"
+        before = fapi.client_token
+        assert before is not None
+        complete = await pending.attempt_second_factor(strategy="totp", code=target.fresh_code(secret))
+        assert complete.status == "complete"
+        assert fapi.client_token not in (None, before)
+        assert (await fapi.get_user()).totp_enabled is True
+        assert (await fapi.get_session()).id == complete.created_session_id
+
+        planted = AsyncFrontend(target.base_url, http_client=target.http_client, max_retries=0, client_token=before)
+        old_client = await planted.get_client()
+        assert old_client is not None
+        assert old_client.sessions == []
+        assert old_client.last_active_session_id is None
+        with pytest.raises(totpkit.AuthenticationError):
+            await planted.get_user()
+        with pytest.raises(totpkit.NotFoundError):
+            await planted.get_session(complete.created_session_id)

@@ -152,6 +152,11 @@ class TestDevBrowser:
         golden.check("dev_browser_sign_in", response, schema="Client.ClientWrappedSignIn")
         assert "set-cookie" not in response.headers
         assert "authorization" not in response.headers
+        reissued = response.headers["clerk-db-jwt"]  # session fixation: clerk-js adopts the new dev browser
+        assert reissued != dev
+        planted = await target.request("GET", "/v1/client", params=query)
+        assert planted.json()["client"]["sessions"] == []
+        query = {"__clerk_db_jwt": reissued}
         response = await target.request("GET", "/v1/client", params=query)
         body = golden.check("dev_browser_client", response, schema="Client.ClientWrappedClient")
         assert len(body["client"]["sessions"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -10,7 +11,9 @@ import pytest
 import respx
 
 from totpkit import (
+    APIConnectionError,
     APITimeoutError,
+    AsyncBackend,
     AsyncFrontend,
     BadRequestError,
     InternalServerError,
@@ -151,3 +154,114 @@ class TestExhausted:
             await fapi.get_environment()
         assert route.call_count == 1
         assert sleeps == []
+
+
+_UNSAFE_TO_REPEAT = {
+    "read timeout": httpx.ReadTimeout("no answer in time"),
+    "write timeout": httpx.WriteTimeout("body half sent"),
+    "connection dropped mid-request": httpx.RemoteProtocolError("server disconnected without sending a response"),
+    "500": httpx.Response(500),
+    "503": httpx.Response(503),
+}
+_NOTHING_SENT = {
+    "connect error": httpx.ConnectError("connection refused"),
+    "connect timeout": httpx.ConnectTimeout("no connection in time"),
+    "pool timeout": httpx.PoolTimeout("no free connection"),
+}
+
+
+async def _sign_in_with_password(
+    fapi: AsyncFrontend, bapi: AsyncBackend, router: respx.MockRouter, wire: Any
+) -> object:
+    return await fapi.sign_in(identifier="jane@example.com", password="pw")
+
+
+async def _attempt_second_factor(
+    fapi: AsyncFrontend, bapi: AsyncBackend, router: respx.MockRouter, wire: Any
+) -> object:
+    router.post("/v1/client/sign_ins").mock(return_value=wire.wrapped(wire.sign_in("needs_second_factor")))
+    pending = await fapi.sign_in(identifier="jane@example.com", password="pw")
+    return await pending.attempt_second_factor(strategy="totp", code="123456")
+
+
+async def _verify_enrolment(fapi: AsyncFrontend, bapi: AsyncBackend, router: respx.MockRouter, wire: Any) -> object:
+    router.get("/v1/me").mock(return_value=wire.wrapped(wire.user()))
+    user = await fapi.get_user()
+    return await user.verify_totp(code="123456")
+
+
+async def _bapi_verify_totp(fapi: AsyncFrontend, bapi: AsyncBackend, router: respx.MockRouter, wire: Any) -> object:
+    return await bapi.verify_totp("user_1", "123456")
+
+
+_Send = Callable[[AsyncFrontend, AsyncBackend, respx.MockRouter, Any], Awaitable[object]]
+_CODE_CONSUMING_POSTS: dict[str, tuple[str, _Send]] = {
+    "sign-in with password": ("/v1/client/sign_ins", _sign_in_with_password),
+    "sign-in second factor": ("/v1/client/sign_ins/sia_1/attempt_second_factor", _attempt_second_factor),
+    "TOTP enrolment": ("/v1/me/totp/attempt_verification", _verify_enrolment),
+    "BAPI verify_totp": ("/v1/users/user_1/verify_totp", _bapi_verify_totp),
+}
+
+
+class TestOnlySafeRequestsAreRepeated:
+    """A POST that carries a code is sent once: a repeat could turn a success into a lockout failure."""
+
+    @pytest.mark.parametrize("failure", list(_UNSAFE_TO_REPEAT), ids=list(_UNSAFE_TO_REPEAT))
+    @pytest.mark.parametrize("call", list(_CODE_CONSUMING_POSTS), ids=list(_CODE_CONSUMING_POSTS))
+    async def test_a_code_consuming_post_is_not_resent_once_it_may_have_arrived(
+        self,
+        fapi: AsyncFrontend,
+        bapi: AsyncBackend,
+        router: respx.MockRouter,
+        wire: Any,
+        sleeps: list[float],
+        failure: str,
+        call: str,
+    ) -> None:
+        """After a read/write timeout, a dropped connection or a 5xx the POST is raised, not repeated."""
+        path, send = _CODE_CONSUMING_POSTS[call]
+        outcome = _UNSAFE_TO_REPEAT[failure]
+        route = router.post(path).mock(side_effect=[outcome, wire.error(422, "form_code_incorrect")])
+        with pytest.raises((APITimeoutError, APIConnectionError, InternalServerError)):
+            await send(fapi, bapi, router, wire)
+        assert route.call_count == 1
+        assert sleeps == []
+
+    @pytest.mark.parametrize("failure", list(_NOTHING_SENT), ids=list(_NOTHING_SENT))
+    async def test_a_post_is_resent_when_nothing_was_sent(
+        self, bapi: AsyncBackend, router: respx.MockRouter, wire: Any, sleeps: list[float], failure: str
+    ) -> None:
+        """No connection, a connect timeout or a full pool: the server never saw it, so it is sent again."""
+        route = router.post("/v1/users/user_1/verify_totp").mock(
+            side_effect=[_NOTHING_SENT[failure], wire.json({"verified": True, "code_type": "totp"})]
+        )
+        checked = await bapi.verify_totp("user_1", "123456")
+        assert checked.verified is True
+        assert route.call_count == 2
+        assert sleeps == [0.5]
+
+    async def test_a_post_is_resent_after_429(
+        self, fapi: AsyncFrontend, router: respx.MockRouter, wire: Any, sleeps: list[float]
+    ) -> None:
+        """A 429 is answered before anything is processed: the sign-in attempt is sent again after Retry-After."""
+        route = router.post("/v1/client/sign_ins").mock(
+            side_effect=[
+                wire.error(429, "too_many_requests", headers={"retry-after": "2"}),
+                wire.wrapped(wire.sign_in("needs_second_factor")),
+            ]
+        )
+        pending = await fapi.sign_in(identifier="jane@example.com", password="pw")
+        assert pending.status == "needs_second_factor"
+        assert route.call_count == 2
+        assert sleeps == [2.0]
+
+    @pytest.mark.parametrize("failure", list(_UNSAFE_TO_REPEAT), ids=list(_UNSAFE_TO_REPEAT))
+    async def test_a_get_is_resent_after_any_failure(
+        self, fapi: AsyncFrontend, router: respx.MockRouter, wire: Any, sleeps: list[float], failure: str
+    ) -> None:
+        """Reads are repeatable: the same failures that stop a POST are retried for a GET."""
+        route = router.get("/v1/me").mock(side_effect=[_UNSAFE_TO_REPEAT[failure], wire.wrapped(wire.user())])
+        user = await fapi.get_user()
+        assert user.id == "user_1"
+        assert route.call_count == 2
+        assert sleeps == [0.5]

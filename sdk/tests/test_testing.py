@@ -598,8 +598,12 @@ class TestTransport:
         assert (await raw.get("/v1/me")).status_code == 200  # httpx kept the cookie
         dev = (await raw.post("/v1/dev_browser")).json()["id"]
         raw.cookies.clear()
-        await raw.post(f"/v1/client/sign_ins?__clerk_db_jwt={dev}", data={"identifier": EMAIL, "password": PASSWORD})
-        assert (await raw.get(f"/v1/me?__clerk_db_jwt={dev}")).status_code == 200
+        signed_in = await raw.post(
+            f"/v1/client/sign_ins?__clerk_db_jwt={dev}", data={"identifier": EMAIL, "password": PASSWORD}
+        )
+        reissued = signed_in.headers["clerk-db-jwt"]  # a completed sign-in re-issues the dev browser
+        assert (await raw.get(f"/v1/me?__clerk_db_jwt={reissued}")).status_code == 200
+        assert (await raw.get(f"/v1/me?__clerk_db_jwt={dev}")).status_code == 401
         unknown = await raw.get("/v1/me?__clerk_db_jwt=nope")
         assert _errors(unknown)[0]["code"] == "dev_browser_unauthenticated"
 

@@ -49,7 +49,8 @@ class AsyncFrontend(BaseClient):
     * ``http_client`` - an :class:`httpx.AsyncClient` to send through (a test client, a mock
       transport, shared pools). It is **not** closed by :meth:`aclose`; its owner closes it.
     * ``timeout`` - seconds, or an :class:`httpx.Timeout`, applied to every request.
-    * ``max_retries`` - retries for 429, 5xx, connection errors and timeouts (0 disables them).
+    * ``max_retries`` - retries for 429 and unsent requests (no connection), and for 5xx and timeouts of
+      reads only (0 disables them); a POST that carries a code is never repeated after it was sent.
     * ``client_token`` - a client token from an earlier run, to resume that client.
     * ``api_version`` - the ``clerk-api-version`` header.
     """

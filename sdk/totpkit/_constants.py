@@ -20,7 +20,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(timeout=30.0, connect=5.0)
 """30 s for the whole request, 5 s to connect."""
 
 DEFAULT_MAX_RETRIES = 2
-"""Retries after the first attempt for 429, 5xx, connection errors and timeouts."""
+"""Retries after the first attempt (429 and unsent requests always; 5xx and timeouts only for reads)."""
 
 INITIAL_RETRY_DELAY = 0.5
 """Seconds before the first retry; doubles on every further retry."""

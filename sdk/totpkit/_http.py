@@ -119,7 +119,11 @@ class BaseClient:
 
     @property
     def max_retries(self) -> int:
-        """How many times a failed request is retried (429, 5xx, connection errors, timeouts)."""
+        """How many times a failed request may be retried.
+
+        429 and failures before anything was sent are retried for every request; 5xx answers, read
+        timeouts and dropped connections only for reads (``GET``): a repeated code would be refused.
+        """
         return self._max_retries
 
     async def aclose(self) -> None:
@@ -186,23 +190,27 @@ class BaseClient:
         )
 
     async def _send(self, build: Callable[[], httpx.Request]) -> httpx.Response:
+        """Send the request, retrying only where a repeat cannot change what the server did.
+
+        See :func:`_may_retry_failure` and :func:`_may_retry_answer` for which failures are retried;
+        when the retries run out (or a failure may not be retried) the last failure is raised.
+        """
         attempt = 0
         while True:
             request = build()
             response: httpx.Response | None = None
             try:
                 response = await self._http.send(request)
-            except httpx.TimeoutException as exc:
-                if attempt >= self._max_retries:
-                    raise APITimeoutError(request) from exc
             except httpx.TransportError as exc:
-                if attempt >= self._max_retries:
+                if attempt >= self._max_retries or not _may_retry_failure(request, exc):
+                    if isinstance(exc, httpx.TimeoutException):
+                        raise APITimeoutError(request) from exc
                     raise APIConnectionError(request) from exc
             if response is not None:
                 self._on_response(response)
                 if response.is_success:
                     return response
-                if attempt >= self._max_retries or not _should_retry(response):
+                if attempt >= self._max_retries or not _may_retry_answer(request, response):
                     raise make_status_error(response)
             await self._sleep(self._retry_delay(attempt, response))
             attempt += 1
@@ -221,8 +229,35 @@ class BaseClient:
         return delay * (1.0 - 0.25 * self._jitter())
 
 
-def _should_retry(response: httpx.Response) -> bool:
-    return response.status_code == 429 or response.status_code >= 500
+_REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Reads: sending one twice has the effect of sending it once."""
+
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures that happen before the first byte of the request leaves this process."""
+
+
+def _may_retry_failure(request: httpx.Request, exc: httpx.TransportError) -> bool:
+    """Whether a request that got no answer may be sent again.
+
+    A read (``GET``, ``HEAD``, ``OPTIONS``) always may. Anything else (a sign-in attempt, a TOTP or
+    backup code, a Backend API ``verify_totp``) only if nothing was sent: no connection, a connect
+    timeout, or no free connection in the pool. After a read or write timeout, or a connection
+    dropped mid-request, the server may already have consumed the code: a repeat would turn that
+    success into ``form_code_incorrect`` and count a failure towards the user's lockout.
+    """
+    return request.method in _REPEATABLE_METHODS or isinstance(exc, _NOTHING_SENT)
+
+
+def _may_retry_answer(request: httpx.Request, response: httpx.Response) -> bool:
+    """Whether an error answer may be retried: ``429`` always, ``5xx`` only for reads.
+
+    A ``429`` is answered before the request is processed (the rate limit and the full hashing queue
+    refuse a request before any password, code or state is looked at), so repeating any request after
+    it is safe. A ``5xx`` on anything but a read may come after a code was consumed, so it is raised.
+    """
+    if response.status_code == 429:
+        return True
+    return response.status_code >= 500 and request.method in _REPEATABLE_METHODS
 
 
 def _decode(response: httpx.Response, decoder: msgspec.json.Decoder[T]) -> T:

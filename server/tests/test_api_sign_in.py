@@ -377,6 +377,7 @@ class TestSessionTokens:
         )
         assert signed.status_code == 200, signed.text
         session_id = signed.json()["response"]["created_session_id"]
+        params = {"__clerk_db_jwt": signed.headers["clerk-db-jwt"]}  # the dev browser re-issued at sign-in
         token = (await kit.http.post(f"/v1/client/sessions/{session_id}/tokens", params=params, headers=origin)).json()
         claims = verify_jwt(token["jwt"], await kit.public_keys(), now=kit.clock.now)
         assert claims["azp"] == "http://localhost:3000"

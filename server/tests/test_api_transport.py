@@ -81,6 +81,7 @@ class TestDevBrowser:
         assert signed.status_code == 200, signed.text
         assert "__client" not in signed.headers.get("set-cookie", "")
         kit.http.cookies.clear()
+        dev = signed.headers["clerk-db-jwt"]  # re-issued by the sign-in, as clerk-js adopts it
         me = await kit.http.get("/v1/me", params={"__clerk_db_jwt": dev})
         assert me.status_code == 200, me.text
         assert me.json()["response"]["id"] == user["id"]

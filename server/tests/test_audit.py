@@ -249,6 +249,7 @@ class TestFlows:
         enrolled = await kit.enrolled_user()
         mark = await last_seq(kit.config)
         device, sign_in_id = await kit.second_factor_sign_in(enrolled.email)
+        signing_in_client = await client_id_of(device)
         response = await kit.attempt_second_factor(device, sign_in_id, "totp", kit.code(enrolled.secret))
         assert response.status_code == 200, response.text
         events = await audit_log(kit.config, after_seq=mark)
@@ -259,7 +260,9 @@ class TestFlows:
         ]
         first_factor, totp, completed = events
         assert {e.user_id for e in events} == {enrolled.user_id}
-        assert {e.client_id for e in events} == {await client_id_of(device)}
+        assert first_factor.client_id == totp.client_id == signing_in_client
+        # the session went on a re-issued client (session fixation); the sign-in id links the two
+        assert completed.client_id == await client_id_of(device) != signing_in_client
         assert first_factor.detail == {"strategy": "password", "sign_in_id": sign_in_id, "reason": None}
         assert totp.detail == {"purpose": "sign_in"}
         assert completed.session_id == response.json()["response"]["created_session_id"]

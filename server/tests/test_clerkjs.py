@@ -103,6 +103,7 @@ def test_clerkjs_totp_lifecycle(request: pytest.FixtureRequest) -> None:
     assert summary["totpEnabledAfterDisable"] is False
     assert "totp" in summary["supportedSecondFactors"]
     assert summary["replayRejected"] is True
+    assert summary["clientTokenRotated"] is True
     assert summary["totpEnabledAfterSecondFactor"] is True
     assert summary["backupCodeSignIn"] is True
     assert summary["reverified"] is True

@@ -168,6 +168,7 @@ def test_clerkjs_in_chromium(request: pytest.FixtureRequest, instance: str) -> N
     assert summary["totpEnabledAfterDisable"] is False
     assert summary["backupCodes"] > 0
     assert "totp" in summary["supportedSecondFactors"]
+    assert summary["clientTokenRotated"] is True
     log = summary["requestLog"]
     if instance == "production":
         assert any(c["name"] == "__client" and c["httpOnly"] for c in summary["cookies"]), summary["cookies"]

@@ -124,19 +124,22 @@ class TestSweep:
             data={"identifier": plain_email, "password": PASSWORD},
         )
         assert signed_in.json()["response"]["status"] == "complete", signed_in.text
+        reissued = signed_in.headers["clerk-db-jwt"]  # the sign-in moved to a new client and dev browser
         pending_device, pending_sign_in = await kit.second_factor_sign_in(enrolled.email)
         before = rows(path)
 
         kit.clock.advance(2 * HOUR)  # past idle_lifetime; before the sign-in's abandon_at and any expire_at
         counts = await sweep(kit.config)
-        # the ended session, the anonymous client (the signed-out one keeps its sign-in until abandon_at)
-        assert counts == SweepCounts(sessions=1, clients=1, dev_browsers=1, rate_limits=before["rate_limits"])
+        # the ended session, the anonymous client and the dev-browser sign-in's first client, which the
+        # completed sign-in left empty (the signed-out one keeps its sign-in until abandon_at); the unbound
+        # dev browser and the one that was bound to that emptied client
+        assert counts == SweepCounts(sessions=1, clients=2, dev_browsers=2, rate_limits=before["rate_limits"])
         after = rows(path)
         assert after["users"] == before["users"]
         assert after["audit_events"] == before["audit_events"]
         assert column(path, "SELECT COUNT(*) FROM dev_browsers WHERE client_id IS NOT NULL") == {1}
         assert (await enrolled.device.get("/v1/me")).status_code == 200
-        live = await kit.http.get("/v1/me", params={"__clerk_db_jwt": bound})
+        live = await kit.http.get("/v1/me", params={"__clerk_db_jwt": reissued})
         assert live.status_code == 200, live.text
         pending = await pending_device.get(f"/v1/client/sign_ins/{pending_sign_in}")
         assert pending.status_code == 200, pending.text

@@ -122,6 +122,7 @@ async def browser_token(kit: Any, origin: str) -> str:
     signed = await kit.http.post("/v1/client/sign_ins", params=params, data=form, headers=headers)
     assert signed.status_code == 200, signed.text
     session_id = signed.json()["response"]["created_session_id"]
+    params = {"__clerk_db_jwt": signed.headers["clerk-db-jwt"]}  # the dev browser re-issued at sign-in
     minted = await kit.http.post(f"/v1/client/sessions/{session_id}/tokens", params=params, headers=headers)
     assert minted.status_code == 200, minted.text
     return str(minted.json()["jwt"])

@@ -10,6 +10,7 @@ bounded number of bcrypt evaluations.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,9 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from totpkit_server.core.audit import AuditEvent
 from totpkit_server.http.deps import INSTANCE_STATE_KEY
+from totpkit_server.services import Instance
 from totpkit_server.storage.records import BackupCodeRecord
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -125,6 +128,63 @@ class TestOneCounter:
             response = await enrolled.device.post("/v1/me/totp/attempt_verification", data={"code": kit.code(secret)})
         assert response.status_code == 200, response.text
         assert await lockout_fields(kit, enrolled.user_id) == (False, None, 10)
+
+
+_RACERS = 6
+"""Concurrent submissions of one valid code: the 5 losers stay below the default limit of 10."""
+
+
+async def _race_one_code(kit: Any, flow: str) -> tuple[str, list[httpx.Response]]:
+    """A fresh enrolled user and ``_RACERS`` concurrent submissions of one valid code in ``flow``."""
+    enrolled = await kit.enrolled_user()
+    if flow == "bapi_verify_totp":
+        code = kit.code(enrolled.secret)
+        sends = [bapi_verify(kit, enrolled.user_id, code) for _ in range(_RACERS)]
+    else:
+        strategy, code = (
+            ("totp", kit.code(enrolled.secret)) if flow == "sign_in_totp" else ("backup_code", enrolled.backup_codes[0])
+        )
+        attempts = [await kit.second_factor_sign_in(enrolled.email) for _ in range(_RACERS)]
+        sends = [kit.attempt_second_factor(device, sign_in_id, strategy, code) for device, sign_in_id in attempts]
+    return enrolled.user_id, list(await asyncio.gather(*sends))
+
+
+class TestReplayRaceLosersCount:
+    """Requests that lose a replay race are failed verifications: each counts towards the lockout."""
+
+    @pytest.mark.parametrize("flow", ["sign_in_totp", "sign_in_backup_code", "bapi_verify_totp"])
+    async def test_one_success_and_every_loser_counted(self, concurrent_kit: Any, flow: str) -> None:
+        """6 concurrent submissions of one valid code: one 200, five wrong-code answers, five failures counted."""
+        kit = concurrent_kit
+        for _ in range(3):
+            user_id, responses = await _race_one_code(kit, flow)
+            statuses = sorted(response.status_code for response in responses)
+            assert statuses == [200] + [422] * (_RACERS - 1), [r.text for r in responses]
+            losers = {error_of(r)["code"] for r in responses if r.status_code == 422}
+            assert losers == {"totp_incorrect_code" if flow == "bapi_verify_totp" else "form_code_incorrect"}
+            assert await lockout_fields(kit, user_id) == (False, None, 10 - (_RACERS - 1))
+            kit.next_step()
+
+    @pytest.mark.parametrize("flow", ["sign_in_totp", "sign_in_backup_code", "bapi_verify_totp"])
+    async def test_a_slow_winner_does_not_erase_the_losers_failures(
+        self, concurrent_kit: Any, monkeypatch: pytest.MonkeyPatch, flow: str
+    ) -> None:
+        """The success resets the count in the step that consumes the code, not after the winner's other work.
+
+        The winner's audit write is slowed down, so every loser counts its failure before the winner
+        finishes; a reset at the end of the winner's request would erase those failures.
+        """
+        real_audit = Instance.audit
+
+        async def slow_success_audit(self: Instance, event: AuditEvent, *args: Any, **kwargs: Any) -> None:
+            if event in (AuditEvent.TOTP_VERIFIED, AuditEvent.BACKUP_CODE_USED):
+                await asyncio.sleep(0.2)
+            await real_audit(self, event, *args, **kwargs)
+
+        monkeypatch.setattr(Instance, "audit", slow_success_audit)
+        user_id, responses = await _race_one_code(concurrent_kit, flow)
+        assert sorted(response.status_code for response in responses) == [200] + [422] * (_RACERS - 1)
+        assert await lockout_fields(concurrent_kit, user_id) == (False, None, 10 - (_RACERS - 1))
 
 
 class TestWarningAndLock:

@@ -364,6 +364,7 @@ def _signed_in_with_totp(server: RunningServer, email: str, secret: str) -> tupl
             headers={"Authorization": token},
         )
         assert done.status_code == 200, done.text
+        token = done.headers["authorization"]  # re-issued by the completed sign-in
         return token, session_token(server, token, done.json()["response"]["created_session_id"])
 
 

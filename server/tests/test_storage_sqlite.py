@@ -209,6 +209,28 @@ class TestLockout:
         assert user is not None
         assert (user.failed_attempts, user.locked_until) == (0, None)
 
+    async def test_a_consumed_code_resets_in_the_same_step(self, store: Store) -> None:
+        """A TOTP step or backup code that is consumed clears the count and lock; a refused one leaves them."""
+        await with_user(store)
+        await with_verified_totp(store, step=100)
+        await store.replace_backup_codes("user_1", code_records())
+        for consume in (
+            lambda: store.consume_totp_step("user_1", 101, T0),
+            lambda: store.consume_backup_code(code_records()[0].id, T0),
+        ):
+            for _ in range(3):
+                await store.register_verification_failure("user_1", at=T0, max_attempts=3, lockout_ms=60_000)
+            assert await consume()
+            user = await store.get_user("user_1")
+            assert user is not None
+            assert (user.failed_attempts, user.locked_until) == (0, None)
+            await store.register_verification_failure("user_1", at=T0, max_attempts=3, lockout_ms=60_000)
+            assert not await consume()  # the same step or code again: refused, the count stays
+            user = await store.get_user("user_1")
+            assert user is not None
+            assert user.failed_attempts == 1
+            await store.reset_verification_failures("user_1")
+
     async def test_concurrent_failures_are_all_counted(self, store: Store) -> None:
         """Concurrent failures are counted atomically (none is lost)."""
         await with_user(store)

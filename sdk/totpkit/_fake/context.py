@@ -6,6 +6,7 @@ token made by ``POST /v1/dev_browser``. Browser: the ``__client`` cookie, set wh
 Browser origins follow the server's ``http/origins.py``: only accepted origins (``allowed_origins``,
 else loopback) get CORS headers; a refused one gets 400 ``origin_invalid`` on client-bound routes,
 state-changing methods and preflights.
+A completed sign-in re-issues the client (:meth:`Call.reissue_client`), as the server does.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Call:
     new_token: str | None = None
     """The token of a client made by this request (set as a cookie in cookie mode)."""
     dev_browser: str | None = None
+    new_dev_browser: str | None = None
+    """A dev-browser token made by this request (answered in ``Clerk-Db-Jwt``)."""
 
     @property
     def query(self) -> dict[str, str]:
@@ -68,6 +71,21 @@ class Call:
             self.token = self.new_token = self.client.token
             if self.dev_browser is not None:
                 self.state.dev_browsers[self.dev_browser] = self.client.token
+        return self.client
+
+    def reissue_client(self) -> ClientRecord:
+        """The client a new session goes on: one only this answer's token reaches (session fixation).
+
+        A client made by this request is kept, except in dev-browser mode; otherwise a new client
+        (and in dev-browser mode a new dev-browser token bound to it) replaces :attr:`client`.
+        """
+        if self.client is not None and self.new_token is not None and self.mode != "dev_browser":
+            return self.client
+        self.client = self.state.new_client()
+        self.token = self.new_token = self.client.token
+        if self.mode == "dev_browser":
+            self.dev_browser = self.new_dev_browser = self.state.new_id("dvb_")
+            self.state.dev_browsers[self.dev_browser] = self.client.token
         return self.client
 
 
@@ -164,6 +182,8 @@ def json_response(call: Call, body: object, *, cors: bool = True) -> httpx.Respo
     headers["content-type"] = "application/json"
     if call.mode == "native" and call.token is not None:
         headers["Authorization"] = call.token
+    if call.new_dev_browser is not None:
+        headers["Clerk-Db-Jwt"] = call.new_dev_browser
     if call.mode == "cookie" and call.new_token is not None:
         headers["Set-Cookie"] = f"__client={call.new_token}; HttpOnly; Max-Age={_COOKIE_MAX_AGE}; Path=/; SameSite=lax"
     return httpx.Response(200, content=msgspec.json.encode(body), headers=headers)

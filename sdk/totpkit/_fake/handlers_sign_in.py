@@ -112,7 +112,8 @@ def attempt_second_factor(call: Call, sign_in_id: str) -> object:
 def _complete(
     call: Call, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, *, second_factor: bool
 ) -> None:
-    """Finish a sign-in: a new active session, made the client's last active one."""
+    """Finish a sign-in: a new active session on the re-issued client, made its last active one."""
+    client = _reissued(call, client, sign_in)
     session = call.state.new_session(
         user, second_factor=second_factor, first_factor_at=sign_in.first_factor_verified_at
     )
@@ -121,3 +122,14 @@ def _complete(
     client.sign_in_id, client.last_active_session_id = None, session.id
     client.last_authentication_strategy = "password"
     client.updated_at = user.last_sign_in_at = user.last_active_at = user.updated_at = session.created_at
+
+
+def _reissued(call: Call, client: ClientRecord, sign_in: SignInRecord) -> ClientRecord:
+    """The client the session goes on; a re-issued one takes the old client's sessions and this sign-in."""
+    holder = call.reissue_client()
+    if holder is not client:
+        holder.sessions, client.sessions = client.sessions, []
+        holder.sign_ins[sign_in.id] = client.sign_ins.pop(sign_in.id)
+        client.sign_in_id = client.last_active_session_id = None
+        client.updated_at = call.state.now_ms()
+    return holder

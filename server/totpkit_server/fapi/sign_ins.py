@@ -31,7 +31,7 @@ async def create_sign_in(request: Request[Any, Any, Any], ctx: NamedDependency[C
     if strategy == "password" and not password:
         raise errors.form_param_missing("password")
     sign_in = await AuthService(ctx.instance).create_sign_in(
-        ctx.ensure_client, identifier=identifier, password=password or None
+        ctx.ensure_client, identifier=identifier, password=password or None, reissue_client=ctx.reissue_client
     )
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
@@ -50,7 +50,9 @@ async def attempt_first_factor(
     """``strategy=password&password=...``."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
     password = password_attempt(params)
-    sign_in = await AuthService(ctx.instance).attempt_first_factor(ctx.client, sign_in_id, password=password)
+    sign_in = await AuthService(ctx.instance).attempt_first_factor(
+        ctx.client, sign_in_id, password=password, reissue_client=ctx.reissue_client
+    )
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 
 
@@ -58,11 +60,11 @@ async def attempt_first_factor(
 async def attempt_second_factor(
     request: Request[Any, Any, Any], ctx: NamedDependency[ClientContext], sign_in_id: FromPath[str]
 ) -> Response[bytes]:
-    """``strategy=totp|backup_code&code=...`` → ``complete`` and a new session."""
+    """``strategy=totp|backup_code&code=...`` → ``complete``, a new session and a new client token."""
     params = await read_params(request, ctx.instance.config.max_body_bytes)
     strategy, code = second_factor_attempt(params)
     sign_in = await AuthService(ctx.instance).attempt_second_factor(
-        ctx.client, sign_in_id, strategy=strategy, code=code
+        ctx.client, sign_in_id, strategy=strategy, code=code, reissue_client=ctx.reissue_client
     )
     return await ctx.wrapped(await ctx.renderer.sign_in(sign_in))
 

@@ -12,6 +12,10 @@ Client tokens are random and stored only as SHA-256 hashes. An unknown token mea
 (never a 5xx, never a 401, except an unknown dev-browser token: 401 ``dev_browser_unauthenticated``).
 A request whose ``Origin`` is not accepted (:func:`~totpkit_server.core.origins.origin_allowed`)
 answers 400 ``origin_invalid`` before any client is looked up.
+
+When a sign-in completes, the caller gets a new client and token (:meth:`ClientContext.reissue_client`):
+a new ``__client`` cookie, a new ``Authorization`` value, or in dev-browser mode a new dev-browser
+token in the ``Clerk-Db-Jwt`` response header, which clerk-js adopts as its ``__clerk_db_jwt``.
 """
 
 from __future__ import annotations
@@ -32,11 +36,21 @@ from ..services import Instance, Renderer
 from ..storage.records import ClientRecord
 from .creation_limit import charge_creation
 
-__all__ = ("CLIENT_COOKIE", "EXPOSED_HEADERS", "ClientContext", "cors_headers", "resolve_context", "token_issuer")
+__all__ = (
+    "CLIENT_COOKIE",
+    "DEV_BROWSER_HEADER",
+    "EXPOSED_HEADERS",
+    "ClientContext",
+    "cors_headers",
+    "resolve_context",
+    "token_issuer",
+)
 
 CLIENT_COOKIE = "__client"
 Mode = Literal["native", "dev_browser", "cookie"]
 EXPOSED_HEADERS = "Authorization, Clerk-Db-Jwt, Retry-After, X-Clerk-Trace-Id"
+DEV_BROWSER_HEADER = "Clerk-Db-Jwt"
+_DEV_BROWSER_PREFIX = "dvb_"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
@@ -60,7 +74,17 @@ def cors_headers(request: Request[Any, Any, Any], allowed_origins: tuple[str, ..
 class ClientContext:
     """The calling client (if any) and how to hand its token back."""
 
-    __slots__ = ("_new_token", "_token", "client", "dev_browser_hash", "instance", "mode", "renderer", "request")
+    __slots__ = (
+        "_new_dev_browser_token",
+        "_new_token",
+        "_token",
+        "client",
+        "dev_browser_hash",
+        "instance",
+        "mode",
+        "renderer",
+        "request",
+    )
 
     def __init__(
         self,
@@ -79,6 +103,7 @@ class ClientContext:
         note_caller(client_id=client.id if client is not None else None)
         self._token = token
         self._new_token: str | None = None
+        self._new_dev_browser_token: str | None = None
         self.dev_browser_hash = dev_browser_hash
         self.renderer = Renderer(instance, issuer=token_issuer(instance, request), origin=request.headers.get("origin"))
 
@@ -89,16 +114,44 @@ class ClientContext:
         """
         if self.client is not None:
             return self.client
+        await charge_creation(self.request, self.instance)
+        client = await self._issue_client()
+        if self.dev_browser_hash is not None:
+            await self.instance.store.bind_dev_browser(self.dev_browser_hash, client.id)
+        return client
+
+    async def reissue_client(self) -> ClientRecord:
+        """The client a new session may go on: one that only this answer's token reaches.
+
+        A client this request created is kept: its token was never out of the server. Otherwise
+        (the caller sent the token, or in dev-browser mode always, since the dev-browser token came
+        with the request and may have been planted through a ``__clerk_db_jwt`` link) a new client
+        with a new token is made and becomes :attr:`client`; in dev-browser mode a new dev-browser
+        token is bound to it and answered in ``Clerk-Db-Jwt``. The old token still finds the old
+        client (the caller moves its sessions off). Not charged to the creation limit: the caller has
+        just proved who it is, and the answer must not fail once the sign-in's factor was consumed.
+        """
+        if self.client is not None and self._new_token is not None and self.mode != "dev_browser":
+            return self.client
+        client = await self._issue_client()
+        if self.mode == "dev_browser":
+            instance = self.instance
+            dev_token = _DEV_BROWSER_PREFIX + new_opaque_token(instance.random_bytes)
+            dev_hash = hash_token(dev_token)
+            await instance.store.create_dev_browser(dev_hash, instance.now_ms())
+            await instance.store.bind_dev_browser(dev_hash, client.id)
+            self.dev_browser_hash, self._new_dev_browser_token = dev_hash, dev_token
+        return client
+
+    async def _issue_client(self) -> ClientRecord:
+        """A new client whose token this answer carries (cookie or ``Authorization``)."""
         instance = self.instance
-        await charge_creation(self.request, instance)
         token = new_opaque_token(instance.random_bytes)
         now = instance.now_ms()
         client = ClientRecord(
             id=instance.new_id("client"), token_hash=hash_token(token), created_at=now, updated_at=now
         )
         await instance.store.create_client(client)
-        if self.dev_browser_hash is not None:
-            await instance.store.bind_dev_browser(self.dev_browser_hash, client.id)
         self.client, self._token, self._new_token = client, token, token
         note_caller(client_id=client.id)
         return client
@@ -111,6 +164,8 @@ class ClientContext:
         )
         if self.mode == "native" and self._token is not None:
             response.headers["Authorization"] = self._token
+        if self._new_dev_browser_token is not None:
+            response.headers[DEV_BROWSER_HEADER] = self._new_dev_browser_token
         if self.mode == "cookie" and self._new_token is not None:
             response.set_cookie(
                 CLIENT_COOKIE,

@@ -57,7 +57,7 @@ class UserAdminService:
         if not await self.mfa.check_second_factor(user, code_type, code, purpose=_PURPOSE):
             await self.mfa.register_failure(user)
             raise errors.totp_incorrect_code()
-        await self.instance.store.reset_verification_failures(user.id)
+        # consuming the code reset the failures (see Store.consume_totp_step)
         return TOTPVerification(verified=True, code_type=code_type)
 
     def _code_type(self, code: str, state: MFAState) -> str:

@@ -2,6 +2,12 @@
 
 A sign-in belongs to the client that created it; ids of another client's sign-ins and sessions
 answer 404 exactly like unknown ids. Wrong passwords and codes change nothing but attempt counters.
+
+Session fixation: a new session is never put on a client whose token the caller sent. Whoever
+planted that token in the browser (or shares it) would share the session. When a sign-in completes,
+the caller's transport hands out a new client that only its answer's token reaches
+(``reissue_client``); the completed sign-in and the client's sessions move to it, and the old
+token keeps reaching the old client, left without sessions and without a sign-in.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRec
 from .instance import Instance
 from .mfa import MFAService
 
-__all__ = ("AuthService",)
+__all__ = ("AuthService", "ClientFactory")
+
+ClientFactory = Callable[[], Awaitable[ClientRecord]]
+"""Gives the caller's client: made if missing (``ensure_client``), or re-issued (``reissue_client``)."""
 
 _LIVE = ("active", "pending")
 _ABANDON_AFTER_MS = 30 * 24 * 3600 * 1000
@@ -33,12 +42,18 @@ class AuthService:
     # --- sign-ins -------------------------------------------------------------------------------
 
     async def create_sign_in(
-        self, ensure_client: Callable[[], Awaitable[ClientRecord]], *, identifier: str, password: str | None
+        self,
+        ensure_client: ClientFactory,
+        *,
+        identifier: str,
+        password: str | None,
+        reissue_client: ClientFactory,
     ) -> SignInRecord:
         """Start a sign-in; with a password, verify it at once (``complete`` or ``needs_second_factor``).
 
         Credentials are checked before anything is stored: a wrong password or unknown identifier
-        creates neither a client (``ensure_client`` is not called) nor a sign-in.
+        creates neither a client (``ensure_client`` is not called) nor a sign-in. A sign-in that
+        completes at once puts its session on ``reissue_client()`` (see the module docstring).
         """
         instance = self.instance
         user = await instance.store.get_user_by_email(identifier.strip())
@@ -64,7 +79,7 @@ class AuthService:
         )
         await instance.store.create_sign_in(sign_in)
         if password is not None:
-            return await self._first_factor_passed(client, sign_in, user)
+            return await self._first_factor_passed(client, sign_in, user, reissue_client)
         client.sign_in_id = sign_in.id
         client.updated_at = now
         await instance.store.update_client(client)
@@ -93,9 +108,9 @@ class AuthService:
         return user
 
     async def attempt_first_factor(
-        self, client: ClientRecord | None, sign_in_id: str, *, password: str
+        self, client: ClientRecord | None, sign_in_id: str, *, password: str, reissue_client: ClientFactory
     ) -> SignInRecord:
-        """Verify the password of a ``needs_first_factor`` sign-in."""
+        """Verify the password of a ``needs_first_factor`` sign-in; a completed one re-issues the client."""
         sign_in, client = await self._own_sign_in(client, sign_in_id)
         if sign_in.status != "needs_first_factor":
             raise errors.client_state_invalid("attempt_first_factor")
@@ -109,9 +124,11 @@ class AuthService:
             await self.instance.store.update_sign_in(sign_in)
             await self._audit_first_factor(user, AuditOutcome.FAILURE, sign_in)
             raise errors.form_password_incorrect()
-        return await self._first_factor_passed(client, sign_in, user)
+        return await self._first_factor_passed(client, sign_in, user, reissue_client)
 
-    async def _first_factor_passed(self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord) -> SignInRecord:
+    async def _first_factor_passed(
+        self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, reissue_client: ClientFactory
+    ) -> SignInRecord:
         now = self.instance.now_ms()
         sign_in.first_factor_strategy = "password"
         sign_in.first_factor_verified = True
@@ -126,12 +143,21 @@ class AuthService:
             client.updated_at = now
             await self.instance.store.update_client(client)
             return sign_in
-        return await self._complete(client, sign_in, user, second_factor=False)
+        return await self._complete(client, sign_in, user, reissue_client, second_factor=False)
 
     async def attempt_second_factor(
-        self, client: ClientRecord | None, sign_in_id: str, *, strategy: str, code: str
+        self,
+        client: ClientRecord | None,
+        sign_in_id: str,
+        *,
+        strategy: str,
+        code: str,
+        reissue_client: ClientFactory,
     ) -> SignInRecord:
-        """Check a TOTP or backup code for a ``needs_second_factor`` sign-in; ``complete`` on success."""
+        """Check a TOTP or backup code for a ``needs_second_factor`` sign-in; ``complete`` on success.
+
+        The new session goes on ``reissue_client()`` (see the module docstring).
+        """
         sign_in, client = await self._own_sign_in(client, sign_in_id)
         if sign_in.status != "needs_second_factor":
             raise errors.client_state_invalid("attempt_second_factor")
@@ -148,15 +174,21 @@ class AuthService:
             await self.instance.store.update_sign_in(sign_in)
             await self.mfa.register_failure(user, warn=True)
             raise errors.form_code_incorrect()
-        await self.instance.store.reset_verification_failures(user.id)
-        sign_in.second_factor_verified = True
+        sign_in.second_factor_verified = True  # consuming the code reset the failures (see Store)
         sign_in.second_factor_attempts += 1
-        return await self._complete(client, sign_in, user, second_factor=True)
+        return await self._complete(client, sign_in, user, reissue_client, second_factor=True)
 
     async def _complete(
-        self, client: ClientRecord, sign_in: SignInRecord, user: UserRecord, *, second_factor: bool
+        self,
+        client: ClientRecord,
+        sign_in: SignInRecord,
+        user: UserRecord,
+        reissue_client: ClientFactory,
+        *,
+        second_factor: bool,
     ) -> SignInRecord:
         instance = self.instance
+        client = await self._reissued(client, reissue_client)
         now = instance.now_ms()
         session = SessionRecord(
             id=instance.new_id("sess"),
@@ -174,6 +206,7 @@ class AuthService:
         await instance.store.create_session(session)
         sign_in.status = "complete"
         sign_in.created_session_id = session.id
+        sign_in.client_id = client.id
         sign_in.updated_at = now
         await instance.store.update_sign_in(sign_in)
         client.sign_in_id = None
@@ -197,6 +230,25 @@ class AuthService:
             },
         )
         return sign_in
+
+    async def _reissued(self, client: ClientRecord, reissue_client: ClientFactory) -> ClientRecord:
+        """The client the new session goes on; a re-issued one takes over ``client``'s sessions.
+
+        Sessions move (status unchanged), so a second account signed in on the same browser keeps
+        the first one; ``client`` is left with no sessions, no sign-in and no active session.
+        """
+        holder = await reissue_client()
+        if holder.id == client.id:
+            return client
+        store = self.instance.store
+        for session in await store.list_client_sessions(client.id):
+            session.client_id = holder.id
+            await store.update_session(session)
+        client.sign_in_id = None
+        client.last_active_session_id = None
+        client.updated_at = self.instance.now_ms()
+        await store.update_client(client)
+        return holder
 
     async def _audit_first_factor(
         self, user: UserRecord | None, outcome: AuditOutcome, sign_in: SignInRecord | None

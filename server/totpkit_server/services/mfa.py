@@ -270,7 +270,9 @@ class MFAService:
     ) -> bool:
         """Whether ``code`` is a valid, unused ``totp`` or ``backup_code`` of the user; consumes it if so.
 
-        Does not count failures; the caller decides (sign-in, reverification, BAPI). Audited either
+        Does not count failures; the caller decides (sign-in, reverification, BAPI). A consumed code
+        resets the user's failed verifications in the store's consuming transaction, so failures of
+        concurrent requests that lost the race to it are never erased by a later reset. Audited either
         way, with ``purpose`` (``sign_in``, ``reverification``, ``backend_api``): ``totp.verified`` or
         ``backup_code.used`` on success, ``verification.failed`` otherwise.
         """

@@ -142,8 +142,7 @@ class ReverificationService:
             await self._save(verification)
             await self.mfa.register_failure(user, warn=True)
             raise errors.form_code_incorrect()
-        await self.instance.store.reset_verification_failures(user.id)
-        verification.second_factor_verified = True
+        verification.second_factor_verified = True  # consuming the code reset the failures (see Store)
         verification.status = "complete"
         await self._stamp(verification, "second_factor")
         return verification

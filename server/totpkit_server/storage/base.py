@@ -81,7 +81,8 @@ class Store(ABC):
         """Overwrite the profile fields and timestamps of an existing user. No-op if absent.
 
         The lockout counters (``failed_attempts``, ``locked_until``) are *not* written: only
-        :meth:`register_verification_failure` and :meth:`reset_verification_failures` change them.
+        :meth:`register_verification_failure`, :meth:`reset_verification_failures` and a successful
+        :meth:`consume_totp_step` / :meth:`consume_backup_code` change them.
         """
 
     @abstractmethod
@@ -161,7 +162,9 @@ class Store(ABC):
         """Accept time step ``step`` for the user's *verified* TOTP, at most once.
 
         Atomic compare-and-set ``last_used_step < step``: of any number of concurrent calls with the
-        same or an older step, at most one returns ``True``.
+        same or an older step, at most one returns ``True``. That one also resets the user's failed
+        verifications as :meth:`reset_verification_failures` does, in the same transaction: a reset
+        done later would erase failures counted in between by the calls that lost the race.
         """
 
     @abstractmethod
@@ -188,7 +191,11 @@ class Store(ABC):
 
     @abstractmethod
     async def consume_backup_code(self, code_id: str, at: int) -> bool:
-        """Mark a backup code used. Atomic: of concurrent calls for one code, exactly one gets ``True``."""
+        """Mark a backup code used. Atomic: of concurrent calls for one code, exactly one gets ``True``.
+
+        The one that gets ``True`` resets its owner's failed verifications in the same transaction,
+        as :meth:`consume_totp_step` does (and for the same reason).
+        """
 
     @abstractmethod
     async def delete_backup_codes(self, user_id: str, at: int) -> int:

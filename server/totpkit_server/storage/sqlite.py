@@ -56,6 +56,9 @@ _COUNT_FAILURE = (
     "WHEN locked_until <= :at THEN NULL ELSE locked_until END "
     "WHERE id = :id"
 )
+# A success clears the count and any lockout; a user with no failures (so also one locked by
+# lock_user, which zeroes the count) is left alone.
+_RESET_FAILURES = "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE failed_attempts > 0 AND id = "
 _TOTP_COLUMNS = "id, user_id, sealed_secret, verified, last_used_step, created_at, updated_at"
 _CODE_COLUMNS = "id, user_id, set_id, digest, used_at, created_at"
 _CLIENT_COLUMNS = (
@@ -243,10 +246,7 @@ class SQLiteStore(Store):
         return _record(UserRecord, _USER_COLUMNS, row)
 
     async def reset_verification_failures(self, user_id: str) -> None:
-        await self._execute(
-            "UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ? AND failed_attempts > 0",
-            (user_id,),
-        )
+        await self._execute(_RESET_FAILURES + "?", (user_id,))
 
     async def _update_user_returning(self, sql: str, params: tuple[Any, ...], user_id: str) -> UserRecord | None:
         async with self._transaction() as conn:
@@ -320,12 +320,23 @@ class SQLiteStore(Store):
         return True
 
     async def consume_totp_step(self, user_id: str, step: int, at: int) -> bool:
-        count = await self._execute(
+        consume = (
             "UPDATE totp_credentials SET last_used_step = ?, updated_at = ? "
-            "WHERE user_id = ? AND verified = 1 AND last_used_step < ?",
-            (step, at, user_id, step),
+            "WHERE user_id = ? AND verified = 1 AND last_used_step < ?"
         )
-        return count == 1
+        return await self._consume_and_reset(consume, (step, at, user_id, step), _RESET_FAILURES + "?", (user_id,))
+
+    async def _consume_and_reset(
+        self, consume: str, params: tuple[Any, ...], reset: str, reset_params: tuple[Any, ...]
+    ) -> bool:
+        """Run the compare-and-set ``consume``; if it took, ``reset`` the failures in the same transaction."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(consume, params)
+            consumed = cursor.rowcount == 1
+            await cursor.close()
+            if consumed:
+                await conn.execute(reset, reset_params)
+        return consumed
 
     async def disable_totp(self, user_id: str, at: int) -> TOTPRecord | None:
         async with self._transaction() as conn:
@@ -376,10 +387,12 @@ class SQLiteStore(Store):
         return [code for row in rows if (code := _record(BackupCodeRecord, _CODE_COLUMNS, row)) is not None]
 
     async def consume_backup_code(self, code_id: str, at: int) -> bool:
-        count = await self._execute(
-            "UPDATE backup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL", (at, code_id)
+        return await self._consume_and_reset(
+            "UPDATE backup_codes SET used_at = ? WHERE id = ? AND used_at IS NULL",
+            (at, code_id),
+            _RESET_FAILURES + "(SELECT user_id FROM backup_codes WHERE id = ?)",
+            (code_id,),
         )
-        return count == 1
 
     @staticmethod
     async def _delete_codes(conn: aiosqlite.Connection, user_id: str) -> int:
