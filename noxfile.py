@@ -1,4 +1,4 @@
-"""Development sessions: ``nox`` runs lint, typecheck, tests, contract, fuzz, clerkjs, browser, base_install.
+"""Development sessions: ``nox`` runs lint, typecheck, tests, minimums, contract, fuzz, clerkjs, browser, base_install.
 
 Each session installs the project from this repository's own files into its own virtualenv, so a
 green run proves a fresh machine can do the same. No session skips: a missing tool (Node, npm) is a
@@ -16,7 +16,17 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "contract", "fuzz", "clerkjs", "browser", "base_install"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "minimums",
+    "contract",
+    "fuzz",
+    "clerkjs",
+    "browser",
+    "base_install",
+]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -49,6 +59,24 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and API tests of the SDK and the server (SQLite), without the clerk-js and browser tests."""
     _install(session, "test")
+    session.run(
+        "pytest", *PYTEST_ARGS, "-m", "not clerkjs and not browser", "sdk/tests", "server/tests", *session.posargs
+    )
+
+
+@nox.session(venv_backend="uv")
+def minimums(session: nox.Session) -> None:
+    """The unit and API tests on the lowest versions that pyproject's floors allow (uv ``lowest-direct``).
+
+    First the SDK with the ``jwt`` extra (its own, lower cryptography floor), then the SDK and the
+    server with the ``server`` extra. ``--upgrade`` moves every floor back down in a reused virtualenv.
+    When this fails, raise the floor and say why next to it in pyproject.toml.
+    """
+    lowest = ("--resolution", "lowest-direct", "--upgrade")
+    test = nox.project.dependency_groups(PYPROJECT, "test")
+    session.install(*lowest, "-e", ".[jwt,testing]", *test)
+    session.run("pytest", *PYTEST_ARGS, "sdk/tests", *session.posargs)
+    session.install(*lowest, "-e", ".[server,testing]", *test)
     session.run(
         "pytest", *PYTEST_ARGS, "-m", "not clerkjs and not browser", "sdk/tests", "server/tests", *session.posargs
     )
@@ -108,8 +136,9 @@ def browser(session: nox.Session) -> None:
 
 @nox.session
 def base_install(session: nox.Session) -> None:
-    """Install the wheel without extras: the SDK imports, the server stack is absent, and verifying a
-    session token asks for the ``jwt`` extra, QR codes for the ``qr`` extra."""
+    """Install the wheel without extras: the SDK imports, the server stack is absent, verifying a
+    session token asks for the ``jwt`` extra, QR codes for the ``qr`` extra, and the ``totpkit``
+    command for the ``server`` extra."""
     session.install(".")
     session.run(
         "python",
@@ -122,6 +151,7 @@ def base_install(session: nox.Session) -> None:
     )
     session.run("python", "-c", _NEEDS_JWT_EXTRA)
     session.run("python", "-c", _NEEDS_QR_EXTRA)
+    session.run("python", "-c", _NEEDS_SERVER_EXTRA)
 
 
 _NEEDS_JWT_EXTRA = """
@@ -146,6 +176,18 @@ except MissingDependencyError as exc:
     print("without the qr extra:", exc)
 else:
     raise AssertionError("qr_terminal ran without segno")
+"""
+
+
+_NEEDS_SERVER_EXTRA = """
+import pathlib, subprocess, sys
+command = pathlib.Path(sys.executable).parent / "totpkit"
+for argv in ([str(command), "serve"], [sys.executable, "-m", "totpkit", "serve"]):
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1, (argv, result)
+    assert len(lines) == 1 and "pip install 'totpkit[server]'" in lines[0], (argv, result.stderr)
+    print("without the server extra:", lines[0])
 """
 
 

@@ -178,13 +178,13 @@ def test_override_directory_without_the_file(tmp_path: Path) -> None:
         locate_document(DOCUMENT, override_dir=tmp_path, cache_dir=tmp_path / "cache")
 
 
-def test_contract_tests_fail_with_a_clear_message_without_documents(tmp_path: Path) -> None:
-    """No override, an empty cache and no network: a schema-validating contract test fails, never skips."""
+def _run_a_schema_validating_contract_test(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """Run one contract test in a new pytest with an empty cache, no override in the environment and no network."""
     env = {key: value for key, value in os.environ.items() if key != DIR_ENV}
     env |= {CACHE_DIR_ENV: str(tmp_path / "cache"), BASE_URL_ENV: _closed_port_url()}
     test_id = "contract_tests/test_frontend_resources.py::TestUnwrappedEndpoints::test_environment"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfs", test_id],
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfs", *options, test_id],
         cwd=REPOSITORY,
         env=env,
         capture_output=True,
@@ -193,8 +193,25 @@ def test_contract_tests_fail_with_a_clear_message_without_documents(tmp_path: Pa
         check=False,
     )
 
+
+def test_contract_tests_fail_with_a_clear_message_without_documents(tmp_path: Path) -> None:
+    """No override, an empty cache and no network: a schema-validating contract test fails, never skips."""
+    result = _run_a_schema_validating_contract_test(tmp_path)
+
     assert result.returncode == 1, result.stdout + result.stderr
     assert "2 failed" in result.stdout, result.stdout
     assert "skipped" not in result.stdout, result.stdout
     assert "Clerk's FAPI OpenAPI document is unavailable: could not download" in result.stdout, result.stdout
     assert f"Without internet access, point {DIR_ENV}" in result.stdout, result.stdout
+
+
+def test_the_pytest_option_names_a_directory_that_is_verified(tmp_path: Path) -> None:
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "clerk-fapi-openapi.yml").write_bytes(CONTENT)
+
+    result = _run_a_schema_validating_contract_test(tmp_path, "--clerk-openapi-dir", str(tmp_path / "reference"))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 failed" in result.stdout, result.stdout
+    expected = f"{tmp_path / 'reference' / 'clerk-fapi-openapi.yml'} has SHA-256 {DOCUMENT.sha256}, not the pinned"
+    assert expected in result.stdout, result.stdout
