@@ -356,3 +356,20 @@ class TestProductionKeysFile:
         assert main(["keys", "rotate", "--keys-file", str(path), "--data-dir", str(tmp_path)]) == 0
         assert json.loads(path.read_text("utf-8"))["environment"] == "production"
         assert len(read_keys_file(path, production=True).signing_keys) == 2
+
+
+class TestServeProcessIssuer:
+    def test_forged_host_does_not_change_iss(self, totpkit_process: Any) -> None:
+        """A real ``totpkit serve`` mints ``iss`` = its bound address whatever ``Host`` a caller sends."""
+        with httpx.Client(base_url=totpkit_process.url, timeout=10, trust_env=False) as http:
+            signed = http.post(
+                "/v1/client/sign_ins",
+                params={"_is_native": "1"},
+                data={"identifier": totpkit_process.email, "password": totpkit_process.password},
+                headers={"Authorization": "", "Host": "evil.example"},
+            )
+        assert signed.status_code == 200, signed.text
+        token = signed.json()["client"]["sessions"][0]["last_active_token"]["jwt"]
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert claims["iss"] == totpkit_process.url
