@@ -190,6 +190,31 @@ class TestServeProcess:
         ]
         assert not (tmp_path / "data" / "keys.json").exists()
 
+    def test_serve_production_from_flags_and_environment(self, tmp_path: Path) -> None:
+        """A real production server configured only by flags and ``TOTPKIT_*`` variables starts, says it is
+        production, grants CORS to the listed origin only, refuses the dev browser and sets a Secure
+        ``__client`` cookie; the banner does not print the Backend API key."""
+        keys_file = tmp_path / "prod-keys.json"
+        assert main(["keys", "generate", "--output", str(keys_file)]) == 0
+        env = {**_without_keys_file(), "TOTPKIT_ISSUER_URL": "https://auth.example.com"}
+        args = ("--production", "--keys-file", str(keys_file), "--allowed-origins", "https://app.example.com")
+        with serve(tmp_path / "data", args=args, env=env) as server:
+            environment = httpx.get(f"{server.url}/v1/environment", timeout=10).json()
+            assert environment["display_config"]["instance_environment_type"] == "production"
+            allowed = httpx.put(f"{server.url}/v1/client", headers={"Origin": "https://app.example.com"}, timeout=10)
+            assert allowed.status_code == 200, allowed.text
+            assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+            assert "secure" in allowed.headers["set-cookie"].lower()
+            refused = httpx.put(f"{server.url}/v1/client", headers={"Origin": "https://evil.example"}, timeout=10)
+            assert refused.status_code == 400
+            assert refused.json()["errors"][0]["code"] == "origin_invalid"
+            assert not any(name.startswith("access-control-") for name in refused.headers)
+            dev_browser = httpx.post(f"{server.url}/v1/dev_browser", timeout=10)
+            assert dev_browser.status_code == 400
+            assert dev_browser.json()["errors"][0]["code"] == "request_invalid_for_environment"
+            assert "sk_live_" not in server.log_path.read_text(errors="replace")
+            assert not (tmp_path / "data" / "keys.json").exists()
+
     async def test_production_with_keys_file_in_process(self, tmp_path: Path) -> None:
         """Keys from ``keys generate``, read for production, run a production app: production environment,
         the sk_live_ key opens the Backend API, and no development keys are generated."""
