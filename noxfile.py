@@ -24,7 +24,7 @@ PYTEST_ARGS = ("--strict-markers", "--strict-config", "--durations=10", "-p", "n
 
 
 def _install(session: nox.Session, *groups: str) -> None:
-    session.install("-e", ".[server,testing]")
+    session.install("-e", ".[server,testing,postgres]")
     for group in groups:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 

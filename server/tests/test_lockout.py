@@ -21,6 +21,8 @@ from litestar import Litestar
 from totpkit_server.http.deps import INSTANCE_STATE_KEY
 from totpkit_server.storage.records import BackupCodeRecord
 
+pytestmark = pytest.mark.both_backends
+
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 

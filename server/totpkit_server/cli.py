@@ -26,13 +26,15 @@ from pathlib import Path
 from .cli_audit import add_audit_command
 from .cli_keys import add_key_commands
 from .cli_throttling import add_throttling_options, throttling_settings, uvicorn_proxy_settings
+from .cli_workers import add_workers_option, worker_app_target, worker_settings
 from .config import TOTPKitConfig
 from .core import errors
 from .key_rotation import check_sealing_keys
-from .keys import InstanceKeys, KeyConfigurationError, load_keys, read_keys_file, write_keys_file
+from .keys import InstanceKeys, KeyConfigurationError, keys_file_of, load_keys, read_keys_file, write_keys_file
 from .logging_config import serve_log_config
 from .services import Instance, UserService
-from .storage.sqlite import SQLiteStore
+from .storage.base import Store
+from .storage.factory import create_store
 
 __all__ = ("main",)
 
@@ -40,6 +42,7 @@ __all__ = ("main",)
 def _config(args: argparse.Namespace) -> TOTPKitConfig:
     config = TOTPKitConfig(
         data_dir=Path(args.data_dir),
+        database_url=getattr(args, "database_url", None),
         production=getattr(args, "production", False),
         issuer_name=getattr(args, "issuer_name", None) or "totpkit",
         reverification_max_age=getattr(args, "reverification_max_age", None),
@@ -49,6 +52,7 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
     if keys_file:
         keys = read_keys_file(Path(keys_file))
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
+        config.keys_file = Path(keys_file)
     return config
 
 
@@ -76,10 +80,12 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyConfigurationError as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
+    config.keys_file = keys_file_of(config)
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     print(_banner(config, keys, f"http://{args.host}:{args.port}"), flush=True)
     uvicorn.run(
-        create_app(config),
+        worker_app_target(args) if args.workers > 1 else create_app(config),
+        **worker_settings(args.workers),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -93,19 +99,19 @@ def _serve(args: argparse.Namespace) -> int:
 async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
     """Refuse a database holding secrets under sealing keys that ``keys`` lacks: a clear message
     before uvicorn starts (the plugin's lifespan checks again)."""
-    async with SQLiteStore(config.sqlite_path) as store:
+    async with create_store(config) as store:
         await check_sealing_keys(store, keys.key_ring)
 
 
-async def _open(config: TOTPKitConfig) -> tuple[Instance, SQLiteStore]:
-    store = SQLiteStore(config.sqlite_path)
+async def _open(config: TOTPKitConfig) -> tuple[Instance, Store]:
+    store = create_store(config)
     await store.open()
     return Instance(config, store, load_keys(config)), store
 
 
 def _migrate(args: argparse.Namespace) -> int:
     async def run() -> int:
-        store = SQLiteStore(_config(args).sqlite_path)
+        store = create_store(_config(args))
         await store.open()
         try:
             return await store.schema_version()
@@ -161,6 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     def with_data_dir(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--data-dir", default=os.environ.get("TOTPKIT_DATA_DIR", ".totpkit"))
         sub.add_argument("--keys-file", default=None, help="keys file made by `totpkit keys generate`")
+        sub.add_argument(
+            "--database-url",
+            default=os.environ.get("TOTPKIT_DATABASE_URL"),
+            help="sqlite:///path or postgresql://user@host/db (default: SQLite in the data directory)",
+        )
         return sub
 
     serve = with_data_dir(commands.add_parser("serve", help="run the server (embedded SQLite)"))
@@ -176,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         help="MFA changes need a verification this recent (403 session_reverification_required); default off",
     )
     serve.add_argument("--log-level", default="info")
+    add_workers_option(serve)
     add_throttling_options(serve)
     serve.set_defaults(func=_serve)
 
@@ -204,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``totpkit`` command; returns the exit status."""
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     status: int = args.func(args)
     return status
 

@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 import msgspec
 
 from .config import TOTPKitConfig
+from .storage.base import Store
+from .storage.factory import create_store
 from .storage.records import AuditEventRecord
-from .storage.sqlite import SQLiteStore
 
 __all__ = ("add_audit_command", "parse_time")
 
@@ -81,11 +82,10 @@ def add_audit_command(
 
 
 def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
-    path = config.sqlite_path
-    if not path.is_file():
-        print(f"totpkit: no database at {path}", file=sys.stderr)
+    if not config.uses_postgres and not config.sqlite_path.is_file():
+        print(f"totpkit: no database at {config.sqlite_path}", file=sys.stderr)
         return 2
-    events = asyncio.run(_read(SQLiteStore(path), args))
+    events = asyncio.run(_read(create_store(config), args))
     if args.json:
         for event in events:
             print(msgspec.json.encode(event).decode())
@@ -94,7 +94,7 @@ def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
     return 0
 
 
-async def _read(store: SQLiteStore, args: argparse.Namespace) -> list[AuditEventRecord]:
+async def _read(store: Store, args: argparse.Namespace) -> list[AuditEventRecord]:
     """Up to ``args.limit`` matching events, fetched a page at a time."""
     events: list[AuditEventRecord] = []
     async with store:

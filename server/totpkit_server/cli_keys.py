@@ -34,8 +34,9 @@ from .key_rotation import (
     with_new_signing_key,
 )
 from .keys import KEYS_FILE, InstanceKeys, KeyConfigurationError, read_keys_file, replace_keys_file
+from .storage.base import Store
+from .storage.factory import create_store
 from .storage.records import SealingKeyUsage
-from .storage.sqlite import SQLiteStore
 
 __all__ = ("add_key_commands",)
 
@@ -89,21 +90,22 @@ def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:
         return None
 
 
-def _database(args: argparse.Namespace) -> Path | None:
-    """The server's database file; ``None`` (after a message) if it does not exist.
+def _database(args: argparse.Namespace) -> Store | None:
+    """The server's store (not opened); ``None`` (after a message) if its SQLite file does not exist.
 
-    Never creates one: a usage count taken from a new, empty database would wrongly allow a retire.
+    Never creates a SQLite file: a usage count taken from a new, empty database would wrongly allow a
+    retire. A PostgreSQL database (``--database-url``) is used as it is.
     """
-    path = TOTPKitConfig(data_dir=Path(args.data_dir)).sqlite_path
-    if not path.is_file():
-        _fail(f"no database at {path}; pass the server's --data-dir")
+    config = TOTPKitConfig(data_dir=Path(args.data_dir), database_url=getattr(args, "database_url", None))
+    if not config.uses_postgres and not config.sqlite_path.is_file():
+        _fail(f"no database at {config.sqlite_path}; pass the server's --data-dir")
         return None
-    return path
+    return create_store(config)
 
 
-def _usage(database: Path) -> dict[str, SealingKeyUsage]:
+def _usage(database: Store) -> dict[str, SealingKeyUsage]:
     async def run() -> dict[str, SealingKeyUsage]:
-        async with SQLiteStore(database) as store:
+        async with database as store:
             return await store.sealing_key_usage()
 
     return asyncio.run(run())
@@ -171,7 +173,7 @@ def _reseal(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> tuple[int, int, list[str], dict[str, SealingKeyUsage]]:
-        async with SQLiteStore(database) as store:
+        async with database as store:
             report = await reseal_all(store, ring, random_bytes=os.urandom, batch_size=args.batch_size)
             return report.resealed, report.changed_meanwhile, report.unreadable, await store.sealing_key_usage()
 

@@ -14,7 +14,10 @@ from .core.request_context import random_trace_id
 from .core.sealing import KeyRing
 from .core.tokens import SigningKey
 
-__all__ = ("TOTPKitConfig",)
+__all__ = ("POSTGRES_URL_SCHEMES", "TOTPKitConfig")
+
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+"""How a ``database_url`` naming a PostgreSQL database begins."""
 
 
 def _default_data_dir() -> Path:
@@ -119,7 +122,18 @@ class TOTPKitConfig:
     """Directory for the SQLite database and generated development keys."""
 
     database_url: str | None = None
-    """``sqlite:///path/to.db``; ``None`` uses ``<data_dir>/totpkit.db``."""
+    """``sqlite:///path/to.db``, or ``postgresql://user@host:5432/db`` (also ``postgres://``) for a
+    PostgreSQL database that several processes and hosts share; ``None`` uses ``<data_dir>/totpkit.db``."""
+
+    database_pool_min_size: int = 1
+    """PostgreSQL only: connections each process keeps open."""
+
+    database_pool_max_size: int = 10
+    """PostgreSQL only: most connections one process opens (requests beyond it wait for one)."""
+
+    keys_file: Path | None = None
+    """A keys file (``totpkit keys generate``) the keys were read from; every process re-reads it when
+    it changes, so a key rotation needs no restart. The CLI sets it from ``--keys-file``."""
 
     key_ring: KeyRing | None = None
     """AES-256-GCM keys that seal TOTP secrets and key backup-code digests."""
@@ -185,6 +199,7 @@ class TOTPKitConfig:
         if self.openapi_path is not None and not self.openapi_path.startswith("/"):
             raise ValueError("openapi_path must start with '/' (or be None)")
         self.data_dir = Path(self.data_dir)
+        self._check_database()
         if self.id_factory is None:
             self.id_factory = random_id_factory(self.random_bytes)
 
@@ -199,6 +214,13 @@ class TOTPKitConfig:
             self.trusted_proxy_header = self.trusted_proxy_header.strip().lower()
             if not self.trusted_proxy_header:
                 raise ValueError("trusted_proxy_header must name a header (or be None for the direct peer)")
+
+    def _check_database(self) -> None:
+        url = self.database_url
+        if url is not None and not url.startswith(("sqlite:///", *POSTGRES_URL_SCHEMES)):
+            raise ValueError("database_url must look like sqlite:///path/to/file.db or postgresql://user@host/db")
+        if not 1 <= self.database_pool_min_size <= self.database_pool_max_size:
+            raise ValueError("database pool sizes must satisfy 1 <= database_pool_min_size <= database_pool_max_size")
 
     def make_id(self, prefix: str) -> str:
         """A new id with ``prefix`` from the configured factory."""
@@ -216,8 +238,13 @@ class TOTPKitConfig:
         return int(self.clock() * 1000)
 
     @property
+    def uses_postgres(self) -> bool:
+        """Whether ``database_url`` names a PostgreSQL database (otherwise the store is SQLite)."""
+        return self.database_url is not None and self.database_url.startswith(POSTGRES_URL_SCHEMES)
+
+    @property
     def sqlite_path(self) -> Path:
-        """The SQLite database file this configuration uses."""
+        """The SQLite database file this configuration uses (ValueError for a PostgreSQL URL)."""
         if self.database_url is None:
             return self.data_dir / "totpkit.db"
         prefix = "sqlite:///"

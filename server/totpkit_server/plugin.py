@@ -33,11 +33,11 @@ from .http.deps import INSTANCE_STATE_KEY, provide_context, provide_instance
 from .http.errors import clerk_exception_handler, prefixed_exception_handler
 from .http.tracing import RequestTracing
 from .key_rotation import check_sealing_keys
-from .keys import load_keys
+from .keys import keys_file_of, load_keys
 from .openapi import openapi_handler
 from .services import Instance
 from .storage.base import Store
-from .storage.sqlite import SQLiteStore
+from .storage.factory import create_store
 
 __all__ = ("TOTPKitPlugin",)
 
@@ -103,14 +103,14 @@ class TOTPKitPlugin(InitPlugin):
         secrets or backup-code digests under sealing keys the key ring does not have.
         """
         keys = load_keys(self.config)
-        store = SQLiteStore(self.config.sqlite_path)
+        store = create_store(self.config)
         await store.open()
         try:
             await check_sealing_keys(store, keys.key_ring)
         except BaseException:
             await store.close()
             raise
-        app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys)
+        app.state[INSTANCE_STATE_KEY] = Instance(self.config, store, keys, keys_file=keys_file_of(self.config))
         try:
             yield
         finally:

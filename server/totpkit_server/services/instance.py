@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import TOTPKitConfig
 from ..core.audit import AuditDetail, AuditEvent, AuditOutcome
-from ..keys import InstanceKeys
+from ..keys import InstanceKeys, KeyFileWatcher
 from ..storage.base import Store
 from .audit import record_audit_event
 
@@ -14,15 +16,25 @@ __all__ = ("Instance",)
 class Instance:
     """What a request needs to act: the config, the open store and the keys.
 
-    Created by the plugin's lifespan; handlers receive it as a dependency.
+    Created by the plugin's lifespan; handlers receive it as a dependency. With ``keys_file`` the keys
+    follow that file (see :class:`~totpkit_server.keys.KeyFileWatcher`): a rotation made by any
+    process or host reaches this one at its next request.
     """
 
-    __slots__ = ("config", "keys", "store")
+    __slots__ = ("_keys", "_watcher", "config", "store")
 
-    def __init__(self, config: TOTPKitConfig, store: Store, keys: InstanceKeys) -> None:
+    def __init__(
+        self, config: TOTPKitConfig, store: Store, keys: InstanceKeys, *, keys_file: Path | None = None
+    ) -> None:
         self.config = config
         self.store = store
-        self.keys = keys
+        self._keys = keys
+        self._watcher = KeyFileWatcher(keys_file, keys) if keys_file is not None else None
+
+    @property
+    def keys(self) -> InstanceKeys:
+        """The keys to use now."""
+        return self._watcher.current() if self._watcher is not None else self._keys
 
     def now(self) -> float:
         """The injected clock, Unix seconds."""
