@@ -24,8 +24,6 @@ import asyncio
 import itertools
 import os
 import random
-import secrets
-import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +41,16 @@ from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.core.passwords import PasswordHasher
 from totpkit_server.core.sealing import KeyRing
 from totpkit_server.core.tokens import SigningKey
-from totpkit_server.testing import RunningServer, create_user, serve
+from totpkit_server.testing import (
+    POSTGRES_DSN_VARIABLE,
+    RunningServer,
+    create_user,
+    fresh_postgres_schema,
+    postgres_test_database,
+    serve,
+)
 
 BACKENDS = ("sqlite", "postgres")
-POSTGRES_DSN_VARIABLE = "TOTPKIT_TEST_POSTGRES_DSN"
-_SCHEMA_NUMBERS = itertools.count(1)
 
 START_TIME = 1_700_000_015.0
 """Five seconds into a TOTP time step (1_700_000_010 is a multiple of 30)."""
@@ -272,29 +275,6 @@ class Kit:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
-def _with_query(dsn: str, **params: str) -> str:
-    """``dsn`` with ``params`` added to its query string (asyncpg passes unknown ones as settings)."""
-    parts = urllib.parse.urlsplit(dsn)
-    query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), *params.items()])
-    return urllib.parse.urlunsplit(parts._replace(query=query))
-
-
-def _with_database(dsn: str, database: str) -> str:
-    parts = urllib.parse.urlsplit(dsn)
-    return urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
-
-
-async def _admin(dsn: str, *statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """The DSN of a PostgreSQL database created for this test session and dropped after it.
@@ -304,25 +284,14 @@ def postgres_database() -> Iterator[str]:
     admin_dsn = os.environ.get(POSTGRES_DSN_VARIABLE)
     if not admin_dsn:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_DSN_VARIABLE}=postgresql://user@host:port/db")
-    name = f"totpkit_test_{os.getpid()}_{secrets.token_hex(4)}"
-    asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(admin_dsn, name)
-    finally:
-        asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def fresh_schema_url(database_dsn: str) -> str:
-    """A new, empty schema in the session's database; the URL makes it the connections' ``search_path``."""
-    schema = f"t{next(_SCHEMA_NUMBERS)}_{secrets.token_hex(3)}"
-    asyncio.run(_admin(database_dsn, f'CREATE SCHEMA "{schema}"'))
-    return _with_query(database_dsn, search_path=schema)
+    with postgres_test_database(admin_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture
 def postgres_url(postgres_database: str) -> str:
     """A ``database_url`` naming a fresh schema of the session's PostgreSQL database."""
-    return fresh_schema_url(postgres_database)
+    return fresh_postgres_schema(postgres_database)
 
 
 # --- fixtures ------------------------------------------------------------------------------------
