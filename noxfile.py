@@ -16,7 +16,7 @@ import nox
 nox.needs_version = ">=2024.10.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "contract", "fuzz", "clerkjs", "browser", "base_install"]
+nox.options.sessions = ["lint", "typecheck", "tests", "contract", "fuzz", "clerkjs", "browser", "base_install", "bench"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -124,6 +124,19 @@ except MissingDependencyError as exc:
 else:
     raise AssertionError("verify_session_token ran without cryptography")
 """
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The scaling benchmark (``bench/``): ``nox -s bench -- --backend postgres --workers 1,2``; without
+    arguments a short smoke run on PostgreSQL that fails unless every request succeeded (CI)."""
+    if not Path(WRK).is_file():
+        session.error(f"the benchmark needs wrk at {WRK}: apt-get install -y wrk")
+    _install(session)
+    session.run("python", "-m", "bench", *(session.posargs or ["--smoke", "--backend", "postgres"]))
+
+
+WRK = "/usr/bin/wrk"
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@
 
 The commands edit the keys file a server starts with: ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``),
 else the development keys in ``<data-dir>/keys.json``. The file is replaced atomically and stays
-mode 0600; key material is never printed, only key ids. Servers read their keys at start, so restart
-every server process that uses the file after ``rotate`` and ``retire``. ``rotate`` without
+mode 0600; key material is never printed, only key ids. Every server process that uses the file
+re-reads it when it changes, so ``rotate`` and ``retire`` need no restart. ``rotate`` without
 ``--sealing``/``--signing`` rotates both. Exit status: 0 done, 1 refused or incomplete (the message
 says why; nothing was changed by a refusal), 2 no readable keys file or no database.
 """
@@ -40,7 +40,7 @@ from .storage.records import SealingKeyUsage
 
 __all__ = ("add_key_commands",)
 
-_RESTART = "Restart every server process that uses this keys file to apply it."
+_RESTART = "Every server process using this keys file re-reads it at its next request (no restart needed)."
 _MAX_BATCH_SIZE = 10_000
 
 
