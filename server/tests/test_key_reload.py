@@ -19,7 +19,7 @@ import pytest
 from totpkit_server import TOTPKitConfig
 from totpkit_server.core.tokens import SigningKey
 from totpkit_server.key_rotation import with_new_sealing_key, with_new_signing_key
-from totpkit_server.keys import KeyFileWatcher, read_keys_file, replace_keys_file, write_keys_file
+from totpkit_server.keys import KeyFileWatcher, keys_file_of, read_keys_file, replace_keys_file, write_keys_file
 
 pytestmark = pytest.mark.both_backends
 
@@ -95,3 +95,12 @@ def test_an_unreadable_file_keeps_the_keys_last_read(keys_path: Path, caplog: py
     assert "keeping the keys last read" in caplog.text
     replace_keys_file(keys_path, with_new_sealing_key(first, seeded_bytes()))
     assert watcher.current().key_ring.active_key_id != first.key_ring.active_key_id
+
+
+def test_which_file_is_watched(tmp_path: Path, make_config: Callable[..., TOTPKitConfig], keys_path: Path) -> None:
+    """``--keys-file`` is watched; development keys are watched in the data directory; keys given in
+    the config (a host app's) are never replaced by a file."""
+    assert keys_file_of(make_config(keys_file=keys_path)) == keys_path
+    assert keys_file_of(make_config(dev_keys=True)) == tmp_path / "keys.json"
+    assert keys_file_of(make_config()) is None
+    assert keys_file_of(make_config(dev_keys=True, secret_key="sk_test_given")) is None

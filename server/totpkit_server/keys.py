@@ -142,10 +142,11 @@ def read_keys_file(path: Path) -> InstanceKeys:
 
 def keys_file_of(config: TOTPKitConfig) -> Path | None:
     """The keys file ``config``'s keys come from: ``config.keys_file``, else ``<data_dir>/keys.json``
-    when any key is left to the development keys, else ``None`` (every key given in the config)."""
+    when every key is left to the development keys, else ``None`` (keys given in the config stay as
+    given: a file never overrides them)."""
     if config.keys_file is not None:
         return config.keys_file
-    if config.key_ring and config.signing_keys and config.secret_key:
+    if config.key_ring or config.signing_keys or config.secret_key:
         return None
     return config.data_dir / KEYS_FILE
 
