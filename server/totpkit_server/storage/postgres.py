@@ -43,6 +43,9 @@ R = TypeVar("R", bound=msgspec.Struct)
 MIGRATION_LOCK_ID = 0x70_74_6B_6D  # "ptkm": the advisory lock every process takes to migrate
 """Key of the advisory lock that serialises migrations across processes."""
 
+AUDIT_LOCK_ID = 0x70_74_6B_61  # "ptka"
+"""Key of the advisory lock that makes audit sequence numbers visible in append order."""
+
 _USER_COLUMNS = (
     "id, email, email_id, password_hash, first_name, last_name, created_at, updated_at, last_sign_in_at, "
     "last_active_at, mfa_enabled_at, mfa_disabled_at, failed_attempts, locked_until"
@@ -532,8 +535,13 @@ class PostgresStore(Store):
     async def append_audit_event(self, event: AuditEventRecord) -> int:
         columns = _AUDIT_COLUMNS.removeprefix("seq, ")
         values = (*_values(event, columns)[:-1], msgspec.json.encode(event.detail).decode())
+        # An identity value is drawn at insert but becomes visible at commit, so two appenders could
+        # commit out of order and a reader paging with after_seq would skip the later-visible one. The
+        # transaction-level lock makes sequence order and commit order the same.
         try:
-            seq = await self._connected().fetchval(f"{_insert('audit_events', columns)} RETURNING seq", *values)
+            async with self._transaction() as conn:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_ID)
+                seq = await conn.fetchval(f"{_insert('audit_events', columns)} RETURNING seq", *values)
         except asyncpg.UniqueViolationError as exc:
             raise DuplicateError(event.id) from exc
         return int(seq)
