@@ -1,6 +1,8 @@
 """``totpkit``: run the server, apply migrations, create users, make production keys.
 
     totpkit serve [--host 127.0.0.1] [--port 8000] [--data-dir .totpkit] [--production --keys-file F]
+                  [--database-url postgresql://...] [--workers N]   (see cli_workers; every command
+                  takes --database-url / TOTPKIT_DATABASE_URL; default: SQLite in the data directory)
                   [--rate-limit-per-ip N ... --trusted-proxy-header H]   (see cli_throttling)
                   [--reverification-max-age MINUTES]
     totpkit migrate [--data-dir ...]
@@ -174,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    serve = with_data_dir(commands.add_parser("serve", help="run the server (embedded SQLite)"))
+    serve = with_data_dir(commands.add_parser("serve", help="run the server (SQLite or PostgreSQL)"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--production", action="store_true", help="refuse to start without explicit keys")
