@@ -26,6 +26,7 @@ nox.options.sessions = [
     "clerkjs",
     "browser",
     "base_install",
+    "bench",
 ]
 
 ROOT = Path(__file__).parent
@@ -34,7 +35,7 @@ PYTEST_ARGS = ("--strict-markers", "--strict-config", "--durations=10", "-p", "n
 
 
 def _install(session: nox.Session, *groups: str) -> None:
-    session.install("-e", ".[server,testing]")
+    session.install("-e", ".[server,testing,postgres]")
     for group in groups:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
@@ -189,6 +190,19 @@ for argv in ([str(command), "serve"], [sys.executable, "-m", "totpkit", "serve"]
     assert len(lines) == 1 and "pip install 'totpkit[server]'" in lines[0], (argv, result.stderr)
     print("without the server extra:", lines[0])
 """
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The scaling benchmark (``bench/``): ``nox -s bench -- --backend postgres --workers 1,2``; without
+    arguments a short smoke run on PostgreSQL that fails unless every request succeeded (CI)."""
+    if not Path(WRK).is_file():
+        session.error(f"the benchmark needs wrk at {WRK}: apt-get install -y wrk")
+    _install(session)
+    session.run("python", "-m", "bench", *(session.posargs or ["--smoke", "--backend", "postgres"]))
+
+
+WRK = "/usr/bin/wrk"
 
 
 if __name__ == "__main__":

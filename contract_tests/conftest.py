@@ -7,6 +7,9 @@ The same tests run against three targets:
   golden files exactly.
 * ``fake`` (default): the SDK's :class:`totpkit.testing.FakeFrontendAPI`. Answers are compared
   after normalising volatile values (ids, timestamps, secrets, tokens, codes, trace ids).
+* ``inprocess_postgres`` (default): the ``inprocess`` app on PostgreSQL (a fresh schema per test in a
+  database made for the run; needs ``TOTPKIT_TEST_POSTGRES_DSN``, else it skips). Answers must equal
+  the same golden files exactly: the backend never shows on the wire.
 * ``live`` (only with ``--base-url``): a running server over HTTP, compared like ``fake``.
 
 ``--update-golden`` rewrites the golden files from the ``inprocess`` target; without it a missing
@@ -91,7 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target" not in metafunc.fixturenames:
         return
-    names = ["live"] if metafunc.config.getoption("--base-url") else ["inprocess", "fake"]
+    names = ["live"] if metafunc.config.getoption("--base-url") else ["inprocess", "fake", "inprocess_postgres"]
     metafunc.parametrize("target", names, indirect=True)
 
 
@@ -409,6 +412,12 @@ class InProcessTarget(BaseTarget):
         self.clock.advance(seconds)
 
 
+class PostgresTarget(InProcessTarget):
+    """The real app in process on PostgreSQL; compared exactly, never writes golden files."""
+
+    name = "inprocess_postgres"
+
+
 class FakeTarget(InProcessTarget):
     """The SDK's respx-based fake of the server."""
 
@@ -457,6 +466,29 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database for this run, dropped after it (skips without ``TOTPKIT_TEST_POSTGRES_DSN``)."""
+    from totpkit_server.testing import POSTGRES_DSN_VARIABLE, postgres_test_database
+
+    admin_dsn = os.environ.get(POSTGRES_DSN_VARIABLE)
+    if not admin_dsn:
+        pytest.skip(f"the inprocess_postgres target needs {POSTGRES_DSN_VARIABLE}")
+    with postgres_test_database(admin_dsn) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def target_database_url(request: pytest.FixtureRequest) -> str | None:
+    """A fresh PostgreSQL schema for the ``inprocess_postgres`` target; ``None`` (SQLite) for the others."""
+    from totpkit_server.testing import fresh_postgres_schema
+
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("target") != "inprocess_postgres":
+        return None
+    return fresh_postgres_schema(request.getfixturevalue("postgres_database"))
+
+
 @pytest.fixture
 def target_options() -> dict[str, Any]:
     """Settings given to both the in-process app and the fake (keyword arguments that ``TOTPKitConfig``
@@ -467,11 +499,15 @@ def target_options() -> dict[str, Any]:
 
 @pytest.fixture
 async def target(
-    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path, target_options: dict[str, Any]
+    request: pytest.FixtureRequest,
+    clock: FakeClock,
+    tmp_path: Path,
+    target_options: dict[str, Any],
+    target_database_url: str | None,
 ) -> AsyncIterator[Target]:
     """The server under test: ``inprocess``, ``fake`` or ``live``; see the module docstring."""
     name = request.param
-    if name == "inprocess":
+    if name in ("inprocess", "inprocess_postgres"):
         from litestar.testing import AsyncTestClient
 
         from totpkit_server import TOTPKitConfig, create_app
@@ -491,10 +527,11 @@ async def target(
             key_ring=KeyRing({"contract": bytes(range(32))}, "contract"),
             signing_keys=(SigningKey("ins_contract", deterministic_rsa_key()),),
             secret_key=CONTRACT_SECRET_KEY,
+            database_url=target_database_url,
             **target_options,
         )
         async with AsyncTestClient(create_app(config)) as client:
-            yield InProcessTarget(client, clock)
+            yield InProcessTarget(client, clock) if name == "inprocess" else PostgresTarget(client, clock)
     elif name == "fake":
         from totpkit.testing import FakeFrontendAPI
 
@@ -603,7 +640,7 @@ class Golden:
 
     def compare(self, name: str, body: Any) -> None:
         path = GOLDEN_DIR / f"{name}.json"
-        if self.update and self.target.exact:
+        if self.update and self.target.name == "inprocess":
             previous = self._written.get(name)
             if previous is not None and previous != body:
                 pytest.fail(f"golden {name!r} is produced by two tests with different content")

@@ -4,6 +4,12 @@ Everything is deterministic: a mutable fake clock, randomness from a seeded ``ra
 password hasher, explicit keys (unless a test asks for generated development keys) and a fresh data
 directory per test. TOTP codes come from ``totpkit.otp.totp_code`` at the fake clock's time.
 
+Backends: ``database_url`` is ``None`` (SQLite in the test's data directory) unless the test module
+is marked ``both_backends``; then every test runs once per backend in :data:`BACKENDS`, the
+``postgres`` run in a schema of its own in a database created for this test session and dropped
+after it (needs ``TOTPKIT_TEST_POSTGRES_DSN``, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``;
+without it those runs skip, and CI fails on any skip).
+
 Two ways to talk to an app:
 
 * ``client``: Litestar's ``AsyncTestClient`` (runs the lifespan; requests run one at a time in its
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +41,16 @@ from totpkit_server import TOTPKitConfig, create_app
 from totpkit_server.core.passwords import PasswordHasher
 from totpkit_server.core.sealing import KeyRing
 from totpkit_server.core.tokens import SigningKey
-from totpkit_server.testing import RunningServer, create_user, serve
+from totpkit_server.testing import (
+    POSTGRES_DSN_VARIABLE,
+    RunningServer,
+    create_user,
+    fresh_postgres_schema,
+    postgres_test_database,
+    serve,
+)
+
+BACKENDS = ("sqlite", "postgres")
 
 START_TIME = 1_700_000_015.0
 """Five seconds into a TOTP time step (1_700_000_010 is a multiple of 30)."""
@@ -256,6 +272,28 @@ class Kit:
         )
 
 
+# --- PostgreSQL --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The DSN of a PostgreSQL database created for this test session and dropped after it.
+
+    Skips when ``TOTPKIT_TEST_POSTGRES_DSN`` is not set (``.ci/run`` sets it, and CI fails on skips).
+    """
+    admin_dsn = os.environ.get(POSTGRES_DSN_VARIABLE)
+    if not admin_dsn:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_DSN_VARIABLE}=postgresql://user@host:port/db")
+    with postgres_test_database(admin_dsn) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """A ``database_url`` naming a fresh schema of the session's PostgreSQL database."""
+    return fresh_postgres_schema(postgres_database)
+
+
 # --- fixtures ------------------------------------------------------------------------------------
 
 
@@ -288,9 +326,33 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run the tests of modules marked ``both_backends`` once per backend (others on SQLite only)."""
+    if "database_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("database_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres``: the backend of this test run (``sqlite`` unless parametrised)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, database_backend: str) -> str | None:
+    """The ``database_url`` of the test's configuration: ``None`` (SQLite) or a fresh PostgreSQL schema."""
+    if database_backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def make_config(
-    tmp_path: Any, clock: FakeClock, password_hasher: PasswordHasher, signing_key: SigningKey
+    tmp_path: Any,
+    clock: FakeClock,
+    password_hasher: PasswordHasher,
+    signing_key: SigningKey,
+    database_url: str | None,
 ) -> Callable[..., TOTPKitConfig]:
     """Build a deterministic config; ``dev_keys=True`` leaves the keys to be generated in ``data_dir``."""
     seeds = itertools.count(1)
@@ -303,6 +365,7 @@ def make_config(
             "random_bytes": seeded_random_bytes(base_seed),
             "password_hasher": password_hasher,
             "data_dir": tmp_path,
+            "database_url": database_url,
         }
         if not dev_keys:
             values["key_ring"] = KeyRing.generate(seeded_random_bytes(base_seed + 10_000))

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "correct horse battery staple"
 BAD_EMAIL = "never-created@example.com"
 

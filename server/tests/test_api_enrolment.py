@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.both_backends
+
 
 def contains(document: Any, needle: str) -> bool:
     """Whether ``needle`` occurs anywhere in a JSON document (keys and values, any case)."""

@@ -19,6 +19,8 @@ from totpkit_server import TOTPKitConfig
 from totpkit_server.core.tokens import verify_jwt
 from totpkit_server.testing import create_user, serve
 
+pytestmark = pytest.mark.both_backends
+
 MAX_AGE = 10
 MINUTE = 60.0
 HINT_2FA = {"reverification": {"level": "second_factor", "afterMinutes": MAX_AGE}}

@@ -9,6 +9,8 @@ import pytest
 from totpkit.otp import totp_code
 from totpkit_server.core.tokens import InvalidTokenError, verify_jwt
 
+pytestmark = pytest.mark.both_backends
+
 
 def wrong_code(kit: Any, secret: str) -> str:
     """A 6-digit code that matches no step within ±2 of the fake clock."""

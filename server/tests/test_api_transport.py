@@ -10,6 +10,8 @@ from litestar.testing import AsyncTestClient
 
 from totpkit_server import TOTPKitConfig, create_app
 
+pytestmark = pytest.mark.both_backends
+
 PASSWORD = "correct horse battery staple"
 ORIGIN = "http://localhost:3000"
 

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from totpkit_server.storage.sqlite import SQLiteStore
+from totpkit_server.storage.factory import create_store
+
+pytestmark = pytest.mark.both_backends
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -302,15 +304,14 @@ class TestLock:
     async def test_lock_survives_profile_writes_and_restarts(self, kit: Any, admin: Admin) -> None:
         """A stale user record written back (as sign-ins do) keeps the lock; so does reopening the store."""
         email, _ = await kit.user_and_device()
-        store_path = kit.config.sqlite_path
         now = kit.config.now_ms()
-        async with SQLiteStore(store_path) as store:
+        async with create_store(kit.config) as store:
             stale = await store.get_user_by_email(email)
             assert stale is not None
             locked = await store.lock_user(stale.id, at=now, lockout_ms=3_600_000)
             assert locked is not None
             await store.update_user(stale)
-        async with SQLiteStore(store_path) as store:
+        async with create_store(kit.config) as store:
             reopened = await store.get_user(stale.id)
             assert reopened is not None
             assert (reopened.locked_until, reopened.failed_attempts) == (now + 3_600_000, 0)
@@ -512,7 +513,7 @@ class TestAudit:
         await admin.delete(uid, "backup_code")
         await admin.delete(uid, "mfa")
         await admin.delete(uid, "mfa")
-        async with SQLiteStore(kit.config.sqlite_path) as store:
+        async with create_store(kit.config) as store:
             events = await store.list_audit_events(user_id=uid, limit=1000)
         ours = [e for e in events if "backend_api" in (e.detail.get("purpose"), e.detail.get("reason"))]
         assert [(e.event, e.outcome) for e in ours] == [

@@ -27,6 +27,8 @@ from litestar.testing import AsyncTestClient
 from totpkit_server import TOTPKitConfig, TOTPKitPlugin, VerifiedSession, requires_second_factor, requires_session
 from totpkit_server.core.tokens import SigningKey, sign_jwt
 
+pytestmark = pytest.mark.both_backends
+
 BASE_URL = "http://testserver.local"
 ISSUER = BASE_URL
 

@@ -1,4 +1,4 @@
-"""The Store contract, run against every backend (only SQLite for now).
+"""The Store contract, run against every backend (SQLite and PostgreSQL).
 
 Each test receives ``store`` (an open store) and, where it needs a second connection to the same
 database (another worker process), ``open_store``. To add a backend, add its name to ``BACKENDS``
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from totpkit_server.storage import (
+    AuditEventRecord,
     BackupCodeRecord,
     ClientRecord,
     DuplicateError,
@@ -24,10 +25,12 @@ from totpkit_server.storage import (
     TOTPRecord,
     UserRecord,
 )
+from totpkit_server.storage._postgres_migrations import MIGRATIONS as POSTGRES_MIGRATIONS
 from totpkit_server.storage._sqlite_migrations import MIGRATIONS
+from totpkit_server.storage.postgres import PostgresStore
 from totpkit_server.storage.sqlite import SQLiteStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 T0 = 1_700_000_000_000
 
 StoreFactory = Callable[[], Awaitable[Store]]
@@ -40,6 +43,22 @@ async def sqlite_store_factory(tmp_path: Path) -> AsyncIterator[StoreFactory]:
 
     async def open_store() -> Store:
         store = SQLiteStore(tmp_path / "db.sqlite")
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def postgres_store_factory(postgres_url: str) -> AsyncIterator[StoreFactory]:
+    """Opens stores (each with its own connection pool) on one fresh PostgreSQL schema."""
+    opened: list[Store] = []
+
+    async def open_store() -> Store:
+        store = PostgresStore(postgres_url, min_size=1, max_size=4)
         await store.open()
         opened.append(store)
         return store
@@ -120,6 +139,18 @@ class TestMigrations:
         second = await open_store()
         assert await second.schema_version() == len(MIGRATIONS)
         assert await second.get_user("user_1") == user_record(1)
+
+    async def test_both_backends_have_the_same_versions(self) -> None:
+        """Migration N means the same schema change on SQLite and PostgreSQL."""
+        assert len(POSTGRES_MIGRATIONS) == len(MIGRATIONS)
+
+    async def test_processes_starting_at_once_migrate_once(self, open_store: StoreFactory) -> None:
+        """Four stores opening a fresh database at the same moment all end at the latest version, with
+        no error (PostgreSQL: the advisory lock; SQLite: ``BEGIN IMMEDIATE``)."""
+        stores = await asyncio.gather(*(open_store() for _ in range(4)))
+        assert [await store.schema_version() for store in stores] == [len(MIGRATIONS)] * 4
+        await with_user(stores[0])
+        assert await stores[3].get_user("user_1") == user_record(1)
 
     async def test_closed_store_can_be_closed_again(self, store: Store) -> None:
         """close() on a closed store is a no-op."""
@@ -651,3 +682,64 @@ class TestSessionVerifications:
         assert not await store.mark_session_factor_verified("sess_1", "second_factor", T0 + 60_000)
         assert not await store.mark_session_factor_verified("sess_2", "second_factor", T0 + 60_000)
         assert await store.get_session("sess_1") == session
+
+
+class TestSharedCounters:
+    """Rate-limit windows and the audit sequence, shared by stores on one database (two processes)."""
+
+    async def test_rate_limit_hits_across_stores(self, open_store: StoreFactory) -> None:
+        """Concurrent hits through two stores get the distinct counts 1..n per bucket; a new window starts
+        at 1 and prunes ended ones; a row of a later window keeps counting there."""
+        one, two = await open_store(), await open_store()
+        counts = await asyncio.gather(
+            *((one, two)[i % 2].hit_rate_limits(["ip:a", "client:c"], window_start=60_000) for i in range(30))
+        )
+        assert sorted(count[0] for count in counts) == list(range(1, 31))
+        assert sorted(count[1] for count in counts) == list(range(1, 31))
+        assert await one.hit_rate_limits(["ip:a"], window_start=120_000) == [1]
+        assert await two.hit_rate_limits(["ip:a"], window_start=60_000) == [2]
+        assert await two.hit_rate_limits(["client:c", "ip:b"], window_start=120_000) == [1, 1]
+        assert await one.hit_rate_limits([], window_start=180_000) == []
+
+    async def test_audit_sequence_grows_across_stores(self, open_store: StoreFactory) -> None:
+        """Appends through two stores get increasing ``seq``; a duplicate id is refused; details survive."""
+        one, two = await open_store(), await open_store()
+        seqs = []
+        for n in range(6):
+            record = AuditEventRecord(
+                id=f"audit_{n}", at=T0 + n, event="totp.verified", outcome="success", detail={"n": n, "ok": True}
+            )
+            seqs.append(await (one, two)[n % 2].append_audit_event(record))
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == 6
+        with pytest.raises(DuplicateError):
+            await two.append_audit_event(AuditEventRecord(id="audit_0", at=T0, event="x", outcome="success"))
+        listed = await one.list_audit_events(after_seq=seqs[2])
+        assert [(e.id, e.detail) for e in listed] == [(f"audit_{n}", {"n": n, "ok": True}) for n in range(3, 6)]
+
+
+class TestPostgresOnly:
+    """What only the PostgreSQL backend has to prove with raw SQL."""
+
+    async def test_the_audit_log_refuses_update_delete_and_truncate(self, postgres_url: str) -> None:
+        """The trigger makes the table append-only even for someone with a raw connection."""
+        import asyncpg
+
+        async with PostgresStore(postgres_url) as store:
+            await store.append_audit_event(AuditEventRecord(id="audit_1", at=T0, event="x", outcome="success"))
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            for statement in (
+                "UPDATE audit_events SET outcome = 'failure'",
+                "DELETE FROM audit_events",
+                "TRUNCATE audit_events",
+            ):
+                with pytest.raises(asyncpg.PostgresError, match="append-only"):
+                    await conn.execute(statement)
+            assert await conn.fetchval("SELECT count(*) FROM audit_events WHERE outcome = 'success'") == 1
+        finally:
+            await conn.close()
+
+    async def test_pool_sizes_are_checked(self) -> None:
+        with pytest.raises(ValueError, match="pool sizes"):
+            PostgresStore("postgresql://localhost/x", min_size=3, max_size=2)

@@ -2,6 +2,8 @@
 
     totpkit serve [--host 127.0.0.1] [--port 8000] [--data-dir .totpkit] [--production --keys-file F]
                   [--allowed-origins O,O] [--log-format json] [...]   (every setting: cli_settings)
+                  [--database-url postgresql://...] [--workers N]   (see cli_workers; every command
+                  takes --database-url / TOTPKIT_DATABASE_URL; default: SQLite in the data directory)
     totpkit migrate [--data-dir ...]
     totpkit create-user --email E [--password P | --password-stdin] [--totp-secret S]
     totpkit keys generate --output keys.json
@@ -47,14 +49,16 @@ from .cli_settings import (
     resolve_settings,
 )
 from .cli_throttling import uvicorn_proxy_settings
+from .cli_workers import worker_app_target, worker_settings
 from .config import TOTPKitConfig
 from .core import errors
 from .key_rotation import check_sealing_keys
-from .keys import InstanceKeys, KeyConfigurationError, load_keys, read_keys_file, write_keys_file
+from .keys import InstanceKeys, KeyConfigurationError, keys_file_of, load_keys, read_keys_file, write_keys_file
 from .logging_config import announce, serve_log_config
 from .services import Instance, UserService
 from .serving import BindError, bind
-from .storage.sqlite import SQLiteStore
+from .storage.base import Store
+from .storage.factory import create_store
 
 __all__ = ("build_parser", "main", "parse_command_line")
 
@@ -93,6 +97,7 @@ def _config(args: argparse.Namespace) -> TOTPKitConfig:
         except KeyConfigurationError as exc:
             raise SettingError(f"{exc} (check {args.given_settings.get('keys_file', '--keys-file')})") from None
         config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
+        config.keys_file = Path(keys_file)
     return config
 
 
@@ -131,6 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (KeyConfigurationError, ValueError) as exc:
         print(f"totpkit: {exc}", file=sys.stderr)
         return 2
+    config.keys_file = keys_file_of(config)
     config.key_ring, config.signing_keys, config.secret_key = keys.key_ring, keys.signing_keys, keys.secret_key
     try:
         sock = bind(args.host, args.port)
@@ -141,6 +147,9 @@ def _serve(args: argparse.Namespace) -> int:
     url = _bound_url(host, port)
     if config.issuer_url is None:  # development: the bound address, never a request's Host header
         config.issuer_url = url + config.path_prefix.rstrip("/")
+    if args.workers > 1:
+        sock.close()  # the port is free: uvicorn's supervisor binds it again for its workers
+        return _serve_workers(args, config, keys, host, port)
     return serving.run(
         create_app(config),
         sock,
@@ -152,6 +161,32 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
 
+def _serve_workers(args: argparse.Namespace, config: TOTPKitConfig, keys: InstanceKeys, host: str, port: int) -> int:
+    """``--workers N``: uvicorn's supervisor runs N processes on ``host:port`` (see :mod:`.cli_workers`).
+
+    The workers configure themselves from the same command line and environment; the issuer this
+    process chose (the bound address, in development) is handed to them through ``TOTPKIT_ISSUER_URL``
+    so that every worker mints and checks the same ``iss``. The banner is printed before the workers
+    start (each worker's start-up failure is logged by uvicorn).
+    """
+    import uvicorn
+
+    if config.issuer_url is not None:
+        os.environ["TOTPKIT_ISSUER_URL"] = config.issuer_url
+    announce(_banner(config, keys, _bound_url(host, port)) + f"\n  workers: {args.workers}", args.log_format)
+    uvicorn.run(
+        worker_app_target(args),
+        **worker_settings(args.workers),
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        log_config=serve_log_config(args.log_level, args.log_format),
+        access_log=False,
+        **uvicorn_proxy_settings(config.trusted_proxy_header),
+    )
+    return 0
+
+
 def _bound_url(host: str, port: int) -> str:
     """``http://host:port`` of the listening socket (IPv6 hosts in brackets)."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -160,19 +195,19 @@ def _bound_url(host: str, port: int) -> str:
 async def _check_sealing_keys(config: TOTPKitConfig, keys: InstanceKeys) -> None:
     """Refuse a database holding secrets under sealing keys that ``keys`` lacks: a clear message
     before uvicorn starts (the plugin's lifespan checks again)."""
-    async with SQLiteStore(config.sqlite_path) as store:
+    async with create_store(config) as store:
         await check_sealing_keys(store, keys.key_ring)
 
 
-async def _open(config: TOTPKitConfig) -> tuple[Instance, SQLiteStore]:
-    store = SQLiteStore(config.sqlite_path)
+async def _open(config: TOTPKitConfig) -> tuple[Instance, Store]:
+    store = create_store(config)
     await store.open()
     return Instance(config, store, load_keys(config)), store
 
 
 def _migrate(args: argparse.Namespace) -> int:
     async def run() -> int:
-        store = SQLiteStore(_config(args).sqlite_path)
+        store = create_store(_config(args))
         await store.open()
         try:
             return await store.schema_version()
@@ -309,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = parse_command_line(argv, os.environ)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         status: int = args.func(args)
     except SettingError as exc:
         print(f"totpkit: {exc}", file=sys.stderr)

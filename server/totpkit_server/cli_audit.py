@@ -23,8 +23,9 @@ import msgspec
 
 from .cli_settings import missing_data_dir
 from .config import TOTPKitConfig
+from .storage.base import Store
+from .storage.factory import create_store
 from .storage.records import AuditEventRecord
-from .storage.sqlite import SQLiteStore
 
 __all__ = ("add_audit_command", "parse_time")
 
@@ -82,18 +83,17 @@ def add_audit_command(
 
 
 def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
-    path = config.sqlite_path
     if config.database_url is None and (problem := missing_data_dir(config.data_dir, args)):
         print(f"totpkit: {problem}", file=sys.stderr)
         return 2
-    if not path.is_file():
+    if not config.uses_postgres and not config.sqlite_path.is_file():
         print(
-            f"totpkit: no database at {path.resolve()}; point --data-dir or TOTPKIT_DATA_DIR at the server's data "
-            "directory",
+            f"totpkit: no database at {config.sqlite_path.resolve()}; point --data-dir or TOTPKIT_DATA_DIR at the "
+            "server's data directory",
             file=sys.stderr,
         )
         return 2
-    events = asyncio.run(_read(SQLiteStore(path), args))
+    events = asyncio.run(_read(create_store(config), args))
     if args.json:
         for event in events:
             print(msgspec.json.encode(event).decode())
@@ -102,7 +102,7 @@ def _audit(args: argparse.Namespace, config: TOTPKitConfig) -> int:
     return 0
 
 
-async def _read(store: SQLiteStore, args: argparse.Namespace) -> list[AuditEventRecord]:
+async def _read(store: Store, args: argparse.Namespace) -> list[AuditEventRecord]:
     """Up to ``args.limit`` matching events, fetched a page at a time."""
     events: list[AuditEventRecord] = []
     async with store:

@@ -18,8 +18,9 @@ from collections.abc import Callable
 
 from .config import TOTPKitConfig
 from .services.expiry import sweep_expired
+from .storage.base import Store
+from .storage.factory import create_store
 from .storage.records import SweepCounts
-from .storage.sqlite import SQLiteStore
 
 __all__ = ("add_gc_command", "describe")
 
@@ -50,14 +51,13 @@ def describe(counts: SweepCounts) -> str:
 
 
 def _gc(config: TOTPKitConfig) -> int:
-    path = config.sqlite_path
-    if not path.is_file():
-        print(f"totpkit: no database at {path}", file=sys.stderr)
+    if not config.uses_postgres and not config.sqlite_path.is_file():
+        print(f"totpkit: no database at {config.sqlite_path}", file=sys.stderr)
         return 2
-    print(describe(asyncio.run(_sweep(SQLiteStore(path), config))))
+    print(describe(asyncio.run(_sweep(create_store(config), config))))
     return 0
 
 
-async def _sweep(store: SQLiteStore, config: TOTPKitConfig) -> SweepCounts:
+async def _sweep(store: Store, config: TOTPKitConfig) -> SweepCounts:
     async with store:
         return await sweep_expired(store, config)

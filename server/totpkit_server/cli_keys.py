@@ -7,8 +7,8 @@
 
 The commands edit the keys file a server starts with: ``--keys-file`` (or ``TOTPKIT_KEYS_FILE``),
 else the development keys in ``<data-dir>/keys.json``. The file is replaced atomically and stays
-mode 0600; key material is never printed, only key ids. Servers read their keys at start, so restart
-every server process that uses the file after ``rotate`` and ``retire``. ``rotate`` without
+mode 0600; key material is never printed, only key ids. Every server process that uses the file
+re-reads it when it changes, so ``rotate`` and ``retire`` need no restart. ``rotate`` without
 ``--sealing``/``--signing`` rotates both. Exit status: 0 done, 1 refused or incomplete (the message
 says why; nothing was changed by a refusal), 2 no readable keys file or no database.
 """
@@ -35,12 +35,13 @@ from .key_rotation import (
     with_new_signing_key,
 )
 from .keys import KEYS_FILE, InstanceKeys, KeyConfigurationError, read_keys_file, replace_keys_file
+from .storage.base import Store
+from .storage.factory import create_store
 from .storage.records import SealingKeyUsage
-from .storage.sqlite import SQLiteStore
 
 __all__ = ("add_key_commands",)
 
-_RESTART = "Restart every server process that uses this keys file to apply it."
+_RESTART = "Every server process using this keys file re-reads it at its next request (no restart needed)."
 _MAX_BATCH_SIZE = 10_000
 
 
@@ -97,24 +98,26 @@ def _read(args: argparse.Namespace) -> tuple[Path, InstanceKeys] | None:
         return None
 
 
-def _database(args: argparse.Namespace) -> Path | None:
-    """The server's database file; ``None`` (after a message) if it does not exist.
+def _database(args: argparse.Namespace) -> Store | None:
+    """The server's store (not opened); ``None`` (after a message) if its SQLite file does not exist.
 
-    Never creates one: a usage count taken from a new, empty database would wrongly allow a retire.
+    Never creates a SQLite file: a usage count taken from a new, empty database would wrongly allow a
+    retire. A PostgreSQL database (``--database-url``) is used as it is.
     """
-    if problem := missing_data_dir(Path(args.data_dir), args):
+    config = TOTPKitConfig(data_dir=Path(args.data_dir), database_url=getattr(args, "database_url", None))
+    if not config.uses_postgres and (problem := missing_data_dir(Path(args.data_dir), args)):
         _fail(problem)
         return None
-    path = TOTPKitConfig(data_dir=Path(args.data_dir)).sqlite_path
-    if not path.is_file():
-        _fail(f"no database at {path.resolve()}; point --data-dir (or TOTPKIT_DATA_DIR) at the server's data directory")
+    if not config.uses_postgres and not config.sqlite_path.is_file():
+        path = config.sqlite_path.resolve()
+        _fail(f"no database at {path}; point --data-dir (or TOTPKIT_DATA_DIR) at the server's data directory")
         return None
-    return path
+    return create_store(config)
 
 
-def _usage(database: Path) -> dict[str, SealingKeyUsage]:
+def _usage(database: Store) -> dict[str, SealingKeyUsage]:
     async def run() -> dict[str, SealingKeyUsage]:
-        async with SQLiteStore(database) as store:
+        async with database as store:
             return await store.sealing_key_usage()
 
     return asyncio.run(run())
@@ -182,7 +185,7 @@ def _reseal(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> tuple[int, int, list[str], dict[str, SealingKeyUsage]]:
-        async with SQLiteStore(database) as store:
+        async with database as store:
             report = await reseal_all(store, ring, random_bytes=os.urandom, batch_size=args.batch_size)
             return report.resealed, report.changed_meanwhile, report.unreadable, await store.sealing_key_usage()
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_module
-from .config import TOTPKitConfig
+from .config import POSTGRES_URL_SCHEMES, TOTPKitConfig
 
 __all__ = (
     "NOT_SETTINGS",
@@ -118,6 +118,11 @@ def count_or_auto(text: str) -> int | None:
     return None if text.strip().lower() in ("auto", *_NONE) else _integer(text, 1)
 
 
+def worker_count(text: str) -> int:
+    """1 to 64 worker processes."""
+    return _integer(text, 1, 64)
+
+
 def port_number(text: str) -> int:
     """A TCP port, 0-65535 (0 lets the system choose a free one)."""
     return _integer(text, 0, 65535)
@@ -173,7 +178,7 @@ def origins(value: str) -> tuple[str, ...]:
     return items
 
 
-DATABASE_URL_SCHEMES: list[str] = ["sqlite:///"]
+DATABASE_URL_SCHEMES: list[str] = ["sqlite:///", *POSTGRES_URL_SCHEMES]
 """URL prefixes ``--database-url`` accepts; a new storage backend appends its own."""
 
 
@@ -263,6 +268,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", port_number, "PORT", config=False, help="TCP port to listen on (0: any free port).", default=8000),
     Setting("data_dir", Path, "DIR", shared=True, default=Path(".totpkit")),
     Setting("database_url", database_url, "URL", shared=True),
+    Setting("database_pool_min_size", positive_int, "N"),
+    Setting("database_pool_max_size", positive_int, "N"),
+    Setting(
+        "workers",
+        worker_count,
+        "N",
+        config=False,
+        help="Worker processes accepting on the one port (uvicorn's supervisor); see docs/DEPLOYING.md.",
+        default=1,
+    ),
     Setting(
         "keys_file",
         Path,
@@ -329,6 +344,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "totp_period": "Clerk supports only 30",
     "totp_algorithm": "Clerk supports only SHA1",
     "backup_code_count": "Clerk's clients expect 10",
+    "keys_file": "set from --keys-file (a process setting above), which also loads the keys",
     "key_ring": "from --keys-file",
     "signing_keys": "from --keys-file",
     "secret_key": "from --keys-file",

@@ -15,7 +15,10 @@ from .core.request_context import random_trace_id
 from .core.sealing import KeyRing
 from .core.tokens import SigningKey
 
-__all__ = ("PRODUCTION_REVERIFICATION_MAX_AGE", "TOTPKitConfig")
+__all__ = ("POSTGRES_URL_SCHEMES", "PRODUCTION_REVERIFICATION_MAX_AGE", "TOTPKitConfig")
+
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+"""How a ``database_url`` naming a PostgreSQL database begins."""
 
 PRODUCTION_REVERIFICATION_MAX_AGE = 10
 """Minutes of Clerk's "strict" reverification, the default for MFA changes in production."""
@@ -164,7 +167,18 @@ class TOTPKitConfig:
     """Directory for the SQLite database and generated development keys."""
 
     database_url: str | None = None
-    """``sqlite:///path/to.db``; ``None`` uses ``<data_dir>/totpkit.db``."""
+    """``sqlite:///path/to.db``, or ``postgresql://user@host:5432/db`` (also ``postgres://``) for a
+    PostgreSQL database that several processes and hosts share; ``None`` uses ``<data_dir>/totpkit.db``."""
+
+    database_pool_min_size: int = 1
+    """PostgreSQL only: connections each process keeps open."""
+
+    database_pool_max_size: int = 10
+    """PostgreSQL only: most connections one process opens (requests beyond it wait for one)."""
+
+    keys_file: Path | None = None
+    """A keys file (``totpkit keys generate``) the keys were read from; every process re-reads it when
+    it changes, so a key rotation needs no restart. The CLI sets it from ``--keys-file``."""
 
     key_ring: KeyRing | None = None
     """AES-256-GCM keys that seal TOTP secrets and key backup-code digests."""
@@ -256,6 +270,7 @@ class TOTPKitConfig:
         if self.clerk_js_dir is not None:
             self.clerk_js_dir = Path(self.clerk_js_dir)
         self.data_dir = Path(self.data_dir)
+        self._check_database()
         if self.id_factory is None:
             self.id_factory = random_id_factory(self.random_bytes)
 
@@ -308,6 +323,13 @@ class TOTPKitConfig:
         """Whether the ``__client`` cookie is ``Secure``: ``secure_cookies`` or ``production``."""
         return self.secure_cookies or self.production
 
+    def _check_database(self) -> None:
+        url = self.database_url
+        if url is not None and not url.startswith(("sqlite:///", *POSTGRES_URL_SCHEMES)):
+            raise ValueError("database_url must look like sqlite:///path/to/file.db or postgresql://user@host/db")
+        if not 1 <= self.database_pool_min_size <= self.database_pool_max_size:
+            raise ValueError("database pool sizes must satisfy 1 <= database_pool_min_size <= database_pool_max_size")
+
     def make_id(self, prefix: str) -> str:
         """A new id with ``prefix`` from the configured factory."""
         assert self.id_factory is not None  # set in __post_init__  # noqa: S101
@@ -324,8 +346,13 @@ class TOTPKitConfig:
         return int(self.clock() * 1000)
 
     @property
+    def uses_postgres(self) -> bool:
+        """Whether ``database_url`` names a PostgreSQL database (otherwise the store is SQLite)."""
+        return self.database_url is not None and self.database_url.startswith(POSTGRES_URL_SCHEMES)
+
+    @property
     def sqlite_path(self) -> Path:
-        """The SQLite database file this configuration uses."""
+        """The SQLite database file this configuration uses (ValueError for a PostgreSQL URL)."""
         if self.database_url is None:
             return self.data_dir / "totpkit.db"
         prefix = "sqlite:///"

@@ -14,6 +14,7 @@ its group or others have any access to it (it must be mode 0600 or stricter).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ __all__ = (
     "PRODUCTION_SECRET_PREFIX",
     "InstanceKeys",
     "KeyConfigurationError",
+    "KeyFileWatcher",
+    "keys_file_of",
     "load_keys",
     "read_keys_file",
     "replace_keys_file",
@@ -43,6 +46,8 @@ PRODUCTION_SECRET_PREFIX = "sk_live_"
 """Backend API secret keys made by ``totpkit keys generate`` (Clerk's prefix for production)."""
 
 Environment = Literal["development", "production"]
+
+logger = logging.getLogger("totpkit")
 
 
 class KeyConfigurationError(RuntimeError):
@@ -191,3 +196,54 @@ def _check_private(path: Path) -> None:
             f"{path} is accessible to its group or others (mode {mode:04o}); production keys must be "
             f"private: chmod 600 {path}"
         )
+
+
+def keys_file_of(config: TOTPKitConfig) -> Path | None:
+    """The keys file ``config``'s keys come from: ``config.keys_file``, else ``<data_dir>/keys.json``
+    when every key is left to the development keys, else ``None`` (keys given in the config stay as
+    given: a file never overrides them)."""
+    if config.keys_file is not None:
+        return config.keys_file
+    if config.key_ring or config.signing_keys or config.secret_key:
+        return None
+    return config.data_dir / KEYS_FILE
+
+
+class KeyFileWatcher:
+    """The keys of a keys file, re-read whenever the file changes, so that a rotation
+    (``totpkit keys rotate`` / ``retire``, or a new file deployed) reaches every process without a restart.
+
+    :meth:`current` compares the file's identity (inode, size, modification time) with the one last
+    read: one ``stat`` per call. A file that cannot be read or parsed (half-deployed, removed) keeps the
+    keys last read and logs a warning; the rotation is picked up once the file is valid again.
+    ``replace_keys_file`` renames a complete file into place, so a reader never sees half a file.
+    """
+
+    __slots__ = ("_keys", "_path", "_production", "_stamp")
+
+    def __init__(self, path: Path, keys: InstanceKeys, *, production: bool = False) -> None:
+        self._path = path
+        self._keys = keys
+        self._production = production
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            info = self._path.stat()
+        except OSError:
+            return None
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
+    def current(self) -> InstanceKeys:
+        """The keys in the file now (the previous ones while the file is unreadable)."""
+        stamp = self._stat()
+        if stamp is None or stamp == self._stamp:
+            return self._keys
+        try:
+            self._keys = read_keys_file(self._path, production=self._production)
+        except KeyConfigurationError as exc:
+            logger.warning("keeping the keys last read: %s", exc)
+            return self._keys
+        self._stamp = stamp
+        logger.info("keys re-read from %s (active sealing key %s)", self._path, self._keys.key_ring.active_key_id)
+        return self._keys

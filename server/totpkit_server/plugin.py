@@ -38,13 +38,13 @@ from .http.health import HEALTH_HANDLERS
 from .http.origins import OriginPolicy
 from .http.tracing import RequestTracing
 from .key_rotation import check_sealing_keys
-from .keys import load_keys
+from .keys import keys_file_of, load_keys
 from .openapi import openapi_handler
 from .pages import page_handlers
 from .services import Instance
 from .services.expiry import ExpirySweeper
 from .storage.base import Store
-from .storage.sqlite import SQLiteStore
+from .storage.factory import create_store
 
 __all__ = ("TOTPKitPlugin",)
 
@@ -112,14 +112,14 @@ class TOTPKitPlugin(InitPlugin):
         secrets or backup-code digests under sealing keys the key ring does not have.
         """
         keys = load_keys(self.config)
-        store = SQLiteStore(self.config.sqlite_path)
+        store = create_store(self.config)
         await store.open()
         try:
             await check_sealing_keys(store, keys.key_ring)
         except BaseException:
             await store.close()
             raise
-        instance = Instance(self.config, store, keys)
+        instance = Instance(self.config, store, keys, keys_file=keys_file_of(self.config))
         app.state[INSTANCE_STATE_KEY] = instance
         sweeper = ExpirySweeper(store, self.config)
         sweeper.start()

@@ -12,13 +12,16 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +29,20 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ("RunningServer", "ServerProcessError", "create_user", "free_port", "seeded_random", "serve")
+__all__ = (
+    "POSTGRES_DSN_VARIABLE",
+    "RunningServer",
+    "ServerProcessError",
+    "create_user",
+    "free_port",
+    "fresh_postgres_schema",
+    "postgres_test_database",
+    "seeded_random",
+    "serve",
+)
+
+POSTGRES_DSN_VARIABLE = "TOTPKIT_TEST_POSTGRES_DSN"
+"""Where tests find a PostgreSQL server they may create databases on (``postgresql://user@host:port/db``)."""
 
 LOCALHOST = "127.0.0.1"
 _COMMAND = (sys.executable, "-m", "totpkit_server")
@@ -173,3 +189,48 @@ def _stop(process: subprocess.Popen[bytes], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+
+def _with_query(dsn: str, **params: str) -> str:
+    parts = urllib.parse.urlsplit(dsn)
+    query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), *params.items()])
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def postgres_test_database(admin_dsn: str) -> Iterator[str]:
+    """Create a new database through ``admin_dsn``; yields its DSN and drops it (and its connections) after.
+
+    Call it outside a running event loop (e.g. from a session-scoped synchronous fixture).
+    """
+    name = f"totpkit_test_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_dsn)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def fresh_postgres_schema(database_dsn: str) -> str:
+    """A new, empty schema in ``database_dsn``; returns a DSN whose connections use it (``search_path``).
+
+    Gives each test an empty database at the cost of one ``CREATE SCHEMA``. Call it outside a running
+    event loop.
+    """
+    schema = f"t_{secrets.token_hex(6)}"
+    asyncio.run(_admin(database_dsn, f'CREATE SCHEMA "{schema}"'))
+    return _with_query(database_dsn, search_path=schema)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import TOTPKitConfig
 from ..core.audit import AuditDetail, AuditEvent, AuditOutcome
-from ..keys import InstanceKeys
+from ..keys import InstanceKeys, KeyFileWatcher
 from ..storage.base import Store
 from .audit import record_audit_event
 from .hashing import HashingPool
@@ -16,18 +18,32 @@ class Instance:
     """What a request needs to act: the config, the open store, the keys and the hashing pool.
 
     Created by the plugin's lifespan; handlers receive it as a dependency. Without ``hashing`` a
-    pool is made from ``config.hashing_threads`` / ``config.hashing_queue``.
+    pool is made from ``config.hashing_threads`` / ``config.hashing_queue``. With ``keys_file`` the
+    keys follow that file (see :class:`~totpkit_server.keys.KeyFileWatcher`): a rotation made by any
+    process or host reaches this one at its next request.
     """
 
-    __slots__ = ("config", "hashing", "keys", "store")
+    __slots__ = ("_keys", "_watcher", "config", "hashing", "store")
 
     def __init__(
-        self, config: TOTPKitConfig, store: Store, keys: InstanceKeys, *, hashing: HashingPool | None = None
+        self,
+        config: TOTPKitConfig,
+        store: Store,
+        keys: InstanceKeys,
+        *,
+        hashing: HashingPool | None = None,
+        keys_file: Path | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.keys = keys
+        self._keys = keys
+        self._watcher = KeyFileWatcher(keys_file, keys, production=config.production) if keys_file is not None else None
         self.hashing = hashing or HashingPool(threads=config.hashing_threads, queue=config.hashing_queue)
+
+    @property
+    def keys(self) -> InstanceKeys:
+        """The keys to use now."""
+        return self._watcher.current() if self._watcher is not None else self._keys
 
     async def verify_password(self, stored_hash: str | None, password: str) -> bool:
         """``config.password_hasher.verify`` in the hashing pool (429 when it is full, see :class:`HashingPool`)."""

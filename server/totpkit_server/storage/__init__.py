@@ -1,6 +1,7 @@
 """Persistence: the :class:`Store` ABC, its records, and the backends.
 
-This package imports no database driver; import a backend module (``storage.sqlite``) to use it.
+This package imports no database driver; ``storage.factory.create_store`` imports the backend a
+configuration names (``storage.sqlite``, or ``storage.postgres`` with the ``postgres`` extra).
 """
 
 from .base import DuplicateError, Store

@@ -1,6 +1,6 @@
 """The Store: every persistent operation totpkit needs, as an ABC of async methods.
 
-Backends (``sqlite.py`` now, PostgreSQL later) implement it with their own SQL. Methods that guard
+Backends (``sqlite.py``, ``postgres.py``) implement it with their own SQL. Methods that guard
 a security invariant are *atomic* compare-and-set operations; their docstrings say what must hold
 when two callers race, across processes too. Nothing here is SQLite-specific.
 """

@@ -1,0 +1,1 @@
+"""The scaling benchmark of totpkit (``python -m bench`` / ``nox -s bench``); see ``bench/__main__.py``."""
