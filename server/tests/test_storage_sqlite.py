@@ -152,6 +152,16 @@ class TestMigrations:
         await with_user(stores[0])
         assert await stores[3].get_user("user_1") == user_record(1)
 
+    async def test_lookups_by_a_value_with_nul_find_nothing(self, store: Store) -> None:
+        """An id from a request path may hold NUL (``%00``); PostgreSQL text cannot, and must not fail."""
+        await with_user(store)
+        assert await store.get_user("user_1\x00") is None
+        assert await store.get_user_by_email("user1@example.com\x00") is None
+        assert await store.get_session("sess_\x00") is None
+        assert await store.get_sign_in("\x00") is None
+        assert await store.get_client_by_token_hash("\x00") is None
+        assert await store.list_client_sessions("client_\x00") == []
+
     async def test_closed_store_can_be_closed_again(self, store: Store) -> None:
         """close() on a closed store is a no-op."""
         await store.close()

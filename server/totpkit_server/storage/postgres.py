@@ -115,6 +115,12 @@ def _update_by_id(table: str, columns: str) -> str:
     return f"UPDATE {table} SET {assignments} WHERE {names[0]} = $1"
 
 
+def _holds_nul(params: tuple[Any, ...]) -> bool:
+    """Whether a text parameter contains NUL, which PostgreSQL text can never hold (it refuses the
+    parameter): a lookup by such a value finds nothing, as on SQLite, instead of failing."""
+    return any(isinstance(param, str) and "\x00" in param for param in params)
+
+
 def _audit_event(row: asyncpg.Record) -> AuditEventRecord:
     fields = dict(row.items())
     fields["detail"] = msgspec.json.decode(fields["detail"] or "{}")
@@ -166,10 +172,14 @@ class PostgresStore(Store):
             yield conn
 
     async def _fetchrow(self, sql: str, *params: Any) -> asyncpg.Record | None:
+        if _holds_nul(params):
+            return None
         row: asyncpg.Record | None = await self._connected().fetchrow(sql, *params)
         return row
 
     async def _fetch(self, sql: str, *params: Any) -> list[asyncpg.Record]:
+        if _holds_nul(params):
+            return []
         return list(await self._connected().fetch(sql, *params))
 
     async def _execute(self, sql: str, *params: Any) -> int:
