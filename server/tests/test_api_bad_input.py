@@ -138,6 +138,7 @@ WRONG_TYPES: dict[str, Any] = {
     "list_of_objects": [{"a": 1}],
     "object": {"code": "123456"},
     "huge": "7" * 5000,
+    "nul": "12\x0034",  # PostgreSQL cannot store U+0000: refused on every backend before any use
 }
 MISSING_VALUES: dict[str, Any] = {"null": None, "empty": "", "blank": "   ", "empty_list": []}
 

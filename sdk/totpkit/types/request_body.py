@@ -13,7 +13,9 @@ Limits (each answered with 422 ``form_param_format_invalid`` before any field is
 * JSON nested at most :data:`MAX_JSON_DEPTH` levels;
 * text fields at most :data:`MAX_FIELD_LENGTH` characters, and the fields in
   :data:`FIELD_MAX_LENGTHS` (``code``, ``identifier``, ``email_address``) far less, so a code or
-  identifier is refused before it is hashed, looked up or counted as a failed attempt.
+  identifier is refused before it is hashed, looked up or counted as a failed attempt;
+* no text field may contain a NUL character (U+0000): no identifier, name or code has one, and
+  PostgreSQL cannot store it, so every backend answers the same 422.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Params:
             value = value[0]
         if not isinstance(value, str):
             raise errors.form_param_format_invalid(name, f"{name} must be a string.")
-        _check_length(name, value)
+        _check_text(name, value)
         return value
 
     def required_str(self, name: str) -> str:
@@ -125,7 +127,7 @@ class Params:
         if len(items) > max_items or not all(isinstance(item, str) for item in items):
             raise errors.form_param_format_invalid(name, f"{name} must be a list of strings.")
         for item in items:
-            _check_length(name, item)
+            _check_text(name, item)
         return list(items)
 
 
@@ -153,10 +155,13 @@ def second_factor_attempt(params: Params) -> tuple[str, str]:
     return strategy, params.required_str("code")
 
 
-def _check_length(name: str, value: str) -> None:
+def _check_text(name: str, value: str) -> None:
+    """422 ``form_param_format_invalid`` for a value over its length limit or holding a NUL character."""
     limit = FIELD_MAX_LENGTHS.get(name, MAX_FIELD_LENGTH)
     if len(value) > limit:
         raise errors.form_param_format_invalid(name, f"{name} must be at most {limit} characters.")
+    if "\x00" in value:
+        raise errors.form_param_format_invalid(name, f"{name} must not contain NUL characters.")
 
 
 def parse_body(body: bytes, content_type: str) -> Params:
