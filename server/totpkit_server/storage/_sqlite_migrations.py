@@ -151,4 +151,6 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
         updated_at INTEGER NOT NULL
     )
     """,
+    # 6: a user's sessions on every device (GET /v1/me/sessions/active, Clerk's "Active devices")
+    "CREATE INDEX sessions_user ON sessions(user_id)",
 )
