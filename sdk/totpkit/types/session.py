@@ -66,8 +66,8 @@ class Session(ClerkStruct, tag_field="object", tag="session", kw_only=True):
 class SessionActivity(ClerkStruct, tag_field="object", tag="session_activity", kw_only=True):
     """What a session's last request looked like (``Client.SessionActivity``).
 
-    totpkit records no device details: only ``id`` and ``is_mobile`` (the keys Clerk requires) are
-    sent, and Clerk's UI then shows the device as "Web browser".
+    totpkit records no device details: only ``id`` (the session's own id: one activity per session)
+    and ``is_mobile`` (the keys Clerk requires) are sent, and Clerk's UI shows the device as "Web browser".
     """
 
     id: str

@@ -17,7 +17,7 @@ from totpkit.types import (
     Verification,
 )
 from totpkit.types.session import factor_verification_age
-from totpkit.types.user import lockout_state
+from totpkit.types.user import DEFAULT_IMAGE_URL, lockout_state
 
 from ..core.tokens import sign_jwt
 from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
@@ -78,7 +78,7 @@ class Renderer:
         return PublicUserData(
             first_name=user.first_name,
             last_name=user.last_name,
-            image_url="",
+            image_url=DEFAULT_IMAGE_URL,
             has_image=False,
             identifier=user.email,
             user_id=user.id,
@@ -147,7 +147,7 @@ class Renderer:
             expire_at=session.expire_at,
             abandon_at=session.abandon_at,
             last_active_at=session.last_active_at,
-            latest_activity=SessionActivity(id=f"sess_activity_{session.id.removeprefix('sess_')}"),
+            latest_activity=SessionActivity(id=session.id),
         )
 
     async def sign_in(self, sign_in: SignInRecord) -> SignIn:
