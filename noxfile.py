@@ -85,7 +85,8 @@ def clerkjs(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The unmodified clerk-js bundle in headless Chromium (Debian's /usr/bin/chromium) against a server process."""
+    """The unmodified clerk-js bundle, headless and with Clerk's prebuilt UI (@clerk/ui), in Debian's Chromium
+    against a server process; screenshots of every prebuilt screen go to artifacts/screenshots/<mode>/."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             session.error(f"{tool} is required for the browser test (Node 20 + npm)")
@@ -94,7 +95,16 @@ def browser(session: nox.Session) -> None:
         session.error(f"Chromium is required for the browser test: apt-get install -y chromium (missing {chromium})")
     _install(session, "test")
     session.run("npm", "ci", "--prefix", "clerkjs", "--no-audit", "--no-fund", external=True)
-    session.run("pytest", *PYTEST_ARGS, "-m", "browser", "server/tests/test_clerkjs_browser.py", *session.posargs)
+    session.run(
+        "pytest",
+        *PYTEST_ARGS,
+        "-m",
+        "browser",
+        "server/tests/test_clerkjs_browser.py",
+        "server/tests/test_clerkjs_prebuilt.py",
+        *session.posargs,
+    )
+    session.log(f"screenshots of Clerk's prebuilt UI: {ROOT / 'artifacts' / 'screenshots'}")
 
 
 @nox.session
