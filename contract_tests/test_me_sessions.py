@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import totpkit
+from totpkit import AsyncFrontend
+
 EMAIL = "jane@example.com"
+PASSWORD = "correct horse battery"
 
 
 async def two_devices(flows: Any) -> tuple[Any, Any]:
@@ -53,3 +59,34 @@ class TestMeSessions:
         body = golden.check("errors/resource_not_found_session_revoke", response, status=404, schema="ClerkErrors")
         assert body["errors"][0]["code"] == "resource_not_found"
         assert (await victim.get("/v1/me")).status_code == 200
+
+
+class TestSDK:
+    """``AsyncUser.get_active_sessions`` / ``get_sessions`` / ``revoke_session`` against both targets."""
+
+    async def test_list_and_revoke(self, target: Any) -> None:
+        await target.create_user(EMAIL)
+        email = target.email(EMAIL)
+        devices = [AsyncFrontend(target.base_url, http_client=target.http_client, max_retries=0) for _ in range(2)]
+        for fapi in devices:
+            assert (await fapi.sign_in(identifier=email, password=PASSWORD)).status == "complete"
+        first, second = devices
+        user = await second.get_user()
+
+        active = await user.get_active_sessions()
+        assert [s.id for s in active] == [first.session_id, second.session_id]
+        assert all(s.last_active_token is None and s.latest_activity.is_mobile is False for s in active)
+
+        revoked = await user.revoke_session(str(first.session_id))
+        assert (revoked.id, revoked.status) == (first.session_id, "revoked")
+        assert [s.id for s in await user.get_active_sessions()] == [second.session_id]
+        every = await user.get_sessions()
+        assert [(s.id, s.status) for s in every] == [(first.session_id, "revoked"), (second.session_id, "active")]
+        with pytest.raises(totpkit.AuthenticationError):
+            await first.get_user()
+
+        with pytest.raises(totpkit.NotFoundError) as unknown:
+            await user.revoke_session("sess_unknown")
+        assert unknown.value.code == "resource_not_found"
+        with pytest.raises(ValueError, match="session_id"):
+            await user.revoke_session("")
