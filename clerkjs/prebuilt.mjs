@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CodeClock, ExpectationError, base32Decode, expect, hotp, reporter, requiredEnv, sleep, timeStep } from './lib/common.mjs';
+import { CodeClock, ExpectationError, base32Decode, expect, reporter, requiredEnv, sleep } from './lib/common.mjs';
 
 const DEV_FAPI_HOST = 'local-dev-1.clerk.accounts.dev';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -503,6 +503,4 @@ try {
   clearTimeout(timer);
   await Promise.race([cleanup(), sleep(5000)]);
 }
-void hotp;
-void timeStep;
 finish(exitCode);
