@@ -240,6 +240,8 @@ async function flow() {
   // 2. <UserProfile/> → Security: Active devices lists this session
   currentStep = 'security';
   await page.locator('.cl-userProfile-root').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  await expectText(EMAIL, 'the Profile page lists the email address');
+  expect((await page.getByText(/add email address/i).count()) === 0, 'the Profile page offers no "Add email address"');
   await screenshot('user-profile');
   await openSecurity();
   const devices = page.locator('.cl-activeDeviceListItem');
@@ -248,6 +250,7 @@ async function flow() {
   summary.activeDevices = await devices.count();
   expect(summary.activeDevices === OTHER_DEVICES + 1, `Active devices lists this device and ${OTHER_DEVICES} other(s)`, summary.activeDevices);
   await expectText('This device', 'Active devices marks the current session');
+  expect((await page.getByText(/delete account/i).count()) === 0, 'the Security page offers no "Delete account"');
   expect(requestLog.some(r => r.path === '/v1/me/sessions/active' && r.status === 200), 'GET /v1/me/sessions/active answered 200', requestLog.map(formatEntry));
   await screenshot('security');
   step('security', { activeDevices: summary.activeDevices });

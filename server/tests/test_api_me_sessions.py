@@ -30,6 +30,11 @@ class TestEnvironmentForThePrebuiltUI:
         for other in ("phone_number", "username", "web3_wallet", "passkey"):
             assert attributes[other]["used_for_first_factor"] is False, other
 
+    async def test_email_cannot_be_added_or_removed(self, kit: Any) -> None:
+        """``immutable`` email: UserProfile offers no "Add email address" (totpkit has no such route)."""
+        attributes = (await kit.http.get("/v1/environment")).json()["user_settings"]["attributes"]
+        assert attributes["email_address"]["immutable"] is True
+
     async def test_sign_up_is_not_offered(self, kit: Any) -> None:
         """``sign_up.mode`` "restricted": the card shows no "Sign up" link (users come from the Backend API)."""
         environment = (await kit.http.get("/v1/environment")).json()
