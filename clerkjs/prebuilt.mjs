@@ -146,9 +146,20 @@ async function waitForMounted(which) {
 const otpInput = () => page.locator('input[data-input-otp="true"]');
 
 async function typeCode(code) {
-  await otpInput().first().waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
-  await otpInput().first().fill('');
-  await otpInput().first().pressSequentially(code, { delay: 40 });
+  const input = otpInput().first();
+  await input.waitFor({ state: 'attached', timeout: UI_TIMEOUT_MS });
+  for (let attempt = 1; ; attempt += 1) {
+    await input.fill('');
+    await page.waitForTimeout(300); // the field settles after an error before it takes keys again
+    await input.pressSequentially(code, { delay: 60 });
+    await page.waitForTimeout(300);
+    // A keystroke lost while the field re-rendered leaves fewer digits and submits nothing: type
+    // again. (After a successful code the field is gone.)
+    const value = await input.inputValue({ timeout: 1000 }).catch(() => code);
+    if (value.length >= code.length) return;
+    if (attempt === 3) throw new ExpectationError(`the code field took ${JSON.stringify(value)} of ${code}`);
+    log(`the code field took ${JSON.stringify(value)}; typing the code again`);
+  }
 }
 
 async function expectText(text, what) {
