@@ -114,8 +114,9 @@ def clerkjs(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The unmodified clerk-js bundle in headless Chromium (Debian's /usr/bin/chromium) against a server process,
-    and the server's browser pages (the /examples/totp example, the /docs viewer)."""
+    """The unmodified clerk-js bundle, headless and with Clerk's prebuilt UI (@clerk/ui), in Debian's Chromium
+    against a server process, and the server's browser pages (the /examples/totp example, the /docs viewer);
+    screenshots of every screen go to artifacts/screenshots/."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             session.error(f"{tool} is required for the browser test (Node 20 + npm)")
@@ -131,8 +132,10 @@ def browser(session: nox.Session) -> None:
         "browser",
         "server/tests/test_clerkjs_browser.py",
         "server/tests/test_pages_browser.py",  # /examples/totp and /docs; screenshots in artifacts/screenshots/
+        "server/tests/test_clerkjs_prebuilt.py",
         *session.posargs,
     )
+    session.log(f"screenshots of every browser screen: {ROOT / 'artifacts' / 'screenshots'}")
 
 
 @nox.session

@@ -333,6 +333,16 @@ class TestRefusedTokens:
         assert ended.status_code == 200, ended.text
         assert_signed_out(kit, await call(kit.http, token), "session-inactive")
 
+    async def test_revoked_from_another_device(self, kit: Any) -> None:
+        """Revoking a session from another device (Clerk's "Active devices") kills its tokens at once."""
+        token, device = await signed_in_token(kit)
+        session_id = await kit.active_session_id(device)
+        other = await kit.sign_in((await device.me())["email_addresses"][0]["email_address"])
+        revoked = await other.post(f"/v1/me/sessions/{session_id}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        assert_signed_out(kit, await call(kit.http, token), "session-inactive")
+        assert (await call(kit.http, await mint(kit, other))).status_code == 200
+
     async def test_signed_out_client(self, kit: Any) -> None:
         """Deleting the client's sessions (sign out everywhere) does the same."""
         token, device = await signed_in_token(kit)

@@ -16,6 +16,7 @@ __all__ = (
     "dev_browser_create",
     "environment",
     "jwks",
+    "pick_last_active",
     "session_end",
     "session_get",
     "session_remove",
@@ -120,12 +121,12 @@ def _end_session(call: Call, session_id: str, status: str) -> object:
     if session.status == "active":
         session.status, session.updated_at = status, now
     if client.last_active_session_id == session.id:
-        _pick_last_active(client)
+        pick_last_active(client)
     client.updated_at = now
     return wrapped(call, session_view(call, session))
 
 
-def _pick_last_active(client: ClientRecord) -> None:
+def pick_last_active(client: ClientRecord) -> None:
     remaining = [s.id for s in client.sessions if s.status == "active"]
     client.last_active_session_id = remaining[-1] if remaining else None
 

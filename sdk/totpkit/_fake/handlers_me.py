@@ -6,17 +6,14 @@ from ..types import BackupCodes, DeletedObject
 from . import errors, mfa
 from .context import Call, effective_method
 from .handlers_session_verify import ensure_recent
-from .state import TOTPRecord, UserRecord, normalise_backup_code
+from .state import SessionRecord, TOTPRecord, UserRecord, normalise_backup_code
 from .views import totp_view, user_view, wrapped
 
-__all__ = ("backup_codes_create", "me", "totp_create", "totp_delete", "totp_verify")
+__all__ = ("backup_codes_create", "current_session", "me", "totp_create", "totp_delete", "totp_verify")
 
 
-def _me(call: Call, *, mfa_change: bool = False) -> UserRecord:
-    """The user of ``_clerk_session_id`` or the client's last active session; 401 without a live one.
-
-    With ``mfa_change`` the session must also pass the reverification gate (403 when stale).
-    """
+def current_session(call: Call) -> tuple[UserRecord, SessionRecord]:
+    """The user and session of ``_clerk_session_id`` or the client's last active session; 401 without a live one."""
     client = call.client
     wanted = call.query.get("_clerk_session_id") or (client.last_active_session_id if client else None)
     if client is None or not wanted:
@@ -24,7 +21,12 @@ def _me(call: Call, *, mfa_change: bool = False) -> UserRecord:
     session = client.session(wanted)
     if session is None or not call.state.is_live(session):
         raise errors.authentication_invalid()
-    user = call.state.users[session.user_id]
+    return call.state.users[session.user_id], session
+
+
+def _me(call: Call, *, mfa_change: bool = False) -> UserRecord:
+    """The user of the current session; with ``mfa_change`` it must also pass the reverification gate."""
+    user, session = current_session(call)
     if mfa_change:
         ensure_recent(call.state, user, session)
     return user

@@ -21,6 +21,7 @@ from . import handlers_bapi as bapi
 from . import handlers_bapi_mfa as bapi_mfa
 from . import handlers_client as client
 from . import handlers_me as me
+from . import handlers_me_sessions as me_sessions
 from . import handlers_session_verify as session_verify
 from . import handlers_sign_in as sign_in
 from .context import Call, error_response, identify, json_response, origin_refusal, preflight_response
@@ -83,6 +84,9 @@ _ROUTES: tuple[tuple[str, str, tuple[str, ...], str, Handler], ...] = (
     ("totp_create", "fapi", ("POST",), "/v1/me/totp", me.totp_create),
     ("totp_verify", "fapi", ("POST",), "/v1/me/totp/attempt_verification", me.totp_verify),
     ("backup_codes_create", "fapi", ("POST",), "/v1/me/backup_codes", me.backup_codes_create),
+    ("me_sessions_active", "fapi", ("GET",), "/v1/me/sessions/active", me_sessions.sessions_active),
+    ("me_sessions", "fapi", ("GET",), "/v1/me/sessions", me_sessions.sessions_list),
+    ("me_session_revoke", "fapi", ("POST",), f"/v1/me/sessions/{_SID}/revoke", me_sessions.session_revoke),
     ("jwks", "plain", ("GET",), "/.well-known/jwks.json", client.jwks),
     ("bapi_user_create", "bapi", ("POST",), "/v1/users", bapi.user_create),
     ("bapi_user_get", "bapi", ("GET",), f"/v1/users/{_UID}", bapi.user_get),

@@ -86,6 +86,11 @@ class SessionRecord:
     def __post_init__(self) -> None:
         self.updated_at = self.last_active_at = self.first_factor_at = self.created_at
 
+    @property
+    def abandon_at(self) -> int:
+        """Creation + 30 days, as on the server."""
+        return self.created_at + 30 * _DAY_MS
+
 
 @dataclass
 class SignInRecord:

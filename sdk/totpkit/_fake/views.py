@@ -20,7 +20,7 @@ from ..types import (
     Verification,
 )
 from ..types.session import factor_verification_age
-from ..types.user import lockout_state
+from ..types.user import DEFAULT_IMAGE_URL, lockout_state
 from ._rsa import sign_jwt
 from .context import Call
 from .state import ClientRecord, FakeState, SessionRecord, SignInRecord, TOTPRecord, UserRecord
@@ -86,12 +86,13 @@ def user_view(state: FakeState, user: UserRecord) -> User:
     )
 
 
-def session_view(call: Call, session: SessionRecord) -> Session:
+def session_view(call: Call, session: SessionRecord, *, with_token: bool = True) -> Session:
+    """The Session with its user; ``with_token=False`` (the /v1/me/sessions lists) sends no token."""
     user = call.state.users[session.user_id]
     public = PublicUserData(
         first_name=user.first_name,
         last_name=user.last_name,
-        image_url="",
+        image_url=DEFAULT_IMAGE_URL,
         has_image=False,
         identifier=user.email,
         user_id=user.id,
@@ -100,9 +101,9 @@ def session_view(call: Call, session: SessionRecord) -> Session:
         id=session.id,
         status=session.status,
         expire_at=session.expire_at,
-        abandon_at=session.created_at + 30 * _DAY_MS,
+        abandon_at=session.abandon_at,
         last_active_at=session.last_active_at,
-        last_active_token=Token(jwt=session_jwt(call, session)) if session.status == "active" else None,
+        last_active_token=Token(jwt=session_jwt(call, session)) if session.status == "active" and with_token else None,
         user=user_view(call.state, user),
         public_user_data=public,
         factor_verification_age=_factor_age(call.state, session),

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
-from .._http import require_non_empty
-from ..types import TOTP, BackupCodes, ClientWrapped, DeletedObject, User
+from .._http import path_param, require_non_empty
+from ..types import TOTP, ActiveSession, BackupCodes, ClientWrapped, DeletedObject, Session, User
 
 if TYPE_CHECKING:
     from .._client import AsyncFrontend
@@ -20,6 +20,9 @@ _USER = msgspec.json.Decoder(ClientWrapped[User])
 _TOTP = msgspec.json.Decoder(ClientWrapped[TOTP])
 _BACKUP_CODES = msgspec.json.Decoder(ClientWrapped[BackupCodes])
 _DELETED = msgspec.json.Decoder(ClientWrapped[DeletedObject])
+_ACTIVE_SESSIONS = msgspec.json.Decoder(list[ActiveSession])
+_SESSIONS = msgspec.json.Decoder(list[Session])
+_SESSION = msgspec.json.Decoder(ClientWrapped[Session])
 
 
 class AsyncUser:
@@ -116,6 +119,27 @@ class AsyncUser:
         has a verified TOTP.
         """
         return await self._call("POST", "/v1/me/backup_codes", _BACKUP_CODES)
+
+    async def get_active_sessions(self) -> list[ActiveSession]:
+        """The user's live sessions on every device, oldest first (``GET /v1/me/sessions/active``).
+
+        Clerk's "Active devices": no session carries a token; ``latest_activity`` holds no device details.
+        """
+        return await self._frontend._request("GET", "/v1/me/sessions/active", _ACTIVE_SESSIONS)
+
+    async def get_sessions(self) -> list[Session]:
+        """Every session the user ever had, any status, oldest first (``GET /v1/me/sessions``)."""
+        return await self._frontend._request("GET", "/v1/me/sessions", _SESSIONS)
+
+    async def revoke_session(self, session_id: str) -> Session:
+        """Sign one of the user's sessions out on whichever device holds it (status ``revoked``).
+
+        ``POST /v1/me/sessions/{id}/revoke``. Another user's or an unknown id raises
+        :class:`~totpkit.NotFoundError`; a stale session with reverification on raises
+        :class:`~totpkit.PermissionDeniedError`. An empty id raises :class:`ValueError` without sending anything.
+        """
+        path = f"/v1/me/sessions/{path_param('session_id', session_id)}/revoke"
+        return await self._call("POST", path, _SESSION)
 
     async def _call(
         self,

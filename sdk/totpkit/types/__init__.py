@@ -5,7 +5,7 @@ from .bapi import TOTPVerification, UserIdResponse
 from .client import Client, ClientWrapped
 from .environment import Environment, build_environment
 from .errors import ClerkAPIError, ClerkErrors
-from .session import JWK, JWKS, PublicUserData, Session, Token
+from .session import JWK, JWKS, ActiveSession, PublicUserData, Session, SessionActivity, Token
 from .session_verification import SessionVerification, SessionVerificationLevel
 from .sign_in import SignIn, SignInFactor, SignInUserData
 from .totp import TOTP, BackupCodes, DeletedObject
@@ -15,6 +15,7 @@ __all__ = (
     "JWK",
     "JWKS",
     "TOTP",
+    "ActiveSession",
     "BackupCodes",
     "ClerkAPIError",
     "ClerkErrors",
@@ -27,6 +28,7 @@ __all__ = (
     "JSONObject",
     "PublicUserData",
     "Session",
+    "SessionActivity",
     "SessionVerification",
     "SessionVerificationLevel",
     "SignIn",

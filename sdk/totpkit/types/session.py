@@ -7,7 +7,17 @@ import msgspec
 from ._base import ClerkStruct, JSONObject
 from .user import User
 
-__all__ = ("JWK", "JWKS", "PublicUserData", "Session", "SessionStatus", "Token", "factor_verification_age")
+__all__ = (
+    "JWK",
+    "JWKS",
+    "ActiveSession",
+    "PublicUserData",
+    "Session",
+    "SessionActivity",
+    "SessionStatus",
+    "Token",
+    "factor_verification_age",
+)
 
 SessionStatus = str
 """``active``, ``ended``, ``revoked``, ``expired``, ``removed``, ``abandoned`` or ``pending``."""
@@ -51,6 +61,41 @@ class Session(ClerkStruct, tag_field="object", tag="session", kw_only=True):
     factor_verification_age: list[int]
     created_at: int
     updated_at: int
+
+
+class SessionActivity(ClerkStruct, tag_field="object", tag="session_activity", kw_only=True):
+    """What a session's last request looked like (``Client.SessionActivity``).
+
+    totpkit records no device details: only ``id`` (the session's own id: one activity per session)
+    and ``is_mobile`` (the keys Clerk requires) are sent, and Clerk's UI shows the device as "Web browser".
+    """
+
+    id: str
+    is_mobile: bool = False
+    device_type: str | msgspec.UnsetType = msgspec.UNSET
+    browser_name: str | msgspec.UnsetType = msgspec.UNSET
+    browser_version: str | msgspec.UnsetType = msgspec.UNSET
+    ip_address: str | msgspec.UnsetType = msgspec.UNSET
+    city: str | msgspec.UnsetType = msgspec.UNSET
+    country: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class ActiveSession(ClerkStruct, tag_field="object", tag="session", kw_only=True):
+    """One of the user's live sessions on any device (``GET /v1/me/sessions/active``).
+
+    ``Client.ActiveSession``: the session without its user, plus ``latest_activity``; no
+    ``last_active_token`` is ever sent here (a token of another device's session must not leak).
+    """
+
+    id: str
+    status: SessionStatus
+    expire_at: int
+    abandon_at: int
+    last_active_at: int
+    last_active_token: Token | None = None
+    actor: JSONObject | None = None
+    tasks: list[JSONObject] | None = None
+    latest_activity: SessionActivity
 
 
 class JWK(ClerkStruct, kw_only=True):

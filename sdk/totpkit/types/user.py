@@ -9,7 +9,16 @@ import msgspec
 
 from ._base import ClerkStruct, JSONObject
 
-__all__ = ("EmailAddress", "LockoutState", "User", "Verification", "lockout_state")
+__all__ = ("DEFAULT_IMAGE_URL", "EmailAddress", "LockoutState", "User", "Verification", "lockout_state")
+
+DEFAULT_IMAGE_URL = (
+    "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCA2NC"
+    "A2NCI+PHJlY3Qgd2lkdGg9IjY0IiBoZWlnaHQ9IjY0IiBmaWxsPSIjZDRkNGQ4Ii8+PGNpcmNsZSBjeD0iMzIiIGN5PSIyNSIgcj"
+    "0iMTEiIGZpbGw9IiNmNGY0ZjUiLz48cGF0aCBkPSJNMTIgNTZjMi0xMSAxMC0xNyAyMC0xN3MxOCA2IDIwIDE3eiIgZmlsbD0iI2"
+    "Y0ZjRmNSIvPjwvc3ZnPg=="
+)
+"""A neutral avatar (inline SVG: no image host) as ``image_url`` of users without a picture; Clerk's
+prebuilt UI shows ``image_url`` as the avatar and a broken image for an empty one."""
 
 
 class Verification(ClerkStruct, kw_only=True):
@@ -66,6 +75,9 @@ class EmailAddress(ClerkStruct, tag_field="object", tag="email_address", kw_only
 class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
     """A user as Clerk's Frontend and Backend APIs show it.
 
+    ``delete_self_enabled`` is false (totpkit has no self-deletion route, so Clerk's UserProfile
+    offers no dead "Delete account"); ``image_url`` is :data:`DEFAULT_IMAGE_URL`.
+
     MFA state: ``totp_enabled`` (a *verified* TOTP exists), ``backup_code_enabled`` (unused backup
     codes exist), ``two_factor_enabled`` (any second factor), ``mfa_enabled_at`` / ``mfa_disabled_at``
     (Unix ms of the last transition; ``mfa_enabled_at`` is kept when MFA is disabled).
@@ -77,7 +89,7 @@ class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
     username: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    image_url: str = ""
+    image_url: str = DEFAULT_IMAGE_URL
     has_image: bool = False
     primary_email_address_id: str | None
     primary_phone_number_id: str | None = None
@@ -104,7 +116,7 @@ class User(ClerkStruct, tag_field="object", tag="user", kw_only=True):
     verification_attempts_remaining: int | None = None
     mfa_enabled_at: int | None = None
     mfa_disabled_at: int | None = None
-    delete_self_enabled: bool = True
+    delete_self_enabled: bool = False
     create_organization_enabled: bool = False
     last_active_at: int | None = None
     legal_accepted_at: int | None = None

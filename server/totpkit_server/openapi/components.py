@@ -16,6 +16,7 @@ import msgspec
 from totpkit.types import (
     JWKS,
     TOTP,
+    ActiveSession,
     BackupCodes,
     ClerkErrors,
     Client,
@@ -47,6 +48,7 @@ _STRUCTS: tuple[type[msgspec.Struct], ...] = (
     User,
     Client,
     Session,
+    ActiveSession,
     SignIn,
     SessionVerification,
     TOTP,

@@ -96,6 +96,7 @@ _CLIENT = "Client"
 _SESSIONS = "Sessions"
 _SIGN_IN = "Sign in"
 _ME = "Me: TOTP and backup codes"
+_ME_SESSIONS = "Me: sessions"
 _BAPI = "Backend API: users"
 _META = "Meta"
 _HEALTHY = {
@@ -219,6 +220,24 @@ OPERATIONS: dict[str, OperationDoc] = {
     ),
     "me.create_backup_codes": OperationDoc(
         "Replace the backup codes", _ME, wrapped("BackupCodes"), "me", errors=(400, 403), body=EMPTY
+    ),
+    # --- the signed-in user's sessions on every device ------------------------------------------
+    "me_sessions.list_active_sessions": OperationDoc(
+        "The user's live sessions on every device (Active devices)",
+        _ME_SESSIONS,
+        {"type": "array", "items": ref("ActiveSession")},
+        "me",
+    ),
+    "me_sessions.list_sessions": OperationDoc(
+        "Every session of the user, any status", _ME_SESSIONS, {"type": "array", "items": ref("Session")}, "me"
+    ),
+    "me_sessions.revoke_session": OperationDoc(
+        "Revoke one of the user's sessions on any device",
+        _ME_SESSIONS,
+        _SESSION,
+        "me",
+        errors=(403, 404),
+        body=EMPTY,
     ),
     # --- Backend API ----------------------------------------------------------------------------
     "users.create_user": OperationDoc(

@@ -309,11 +309,46 @@ class AuthService:
         """Sign one session out: ``ended`` (``/end``) or ``removed`` (``/remove``). Idempotent."""
         session, client = await self._own_session(client, session_id)
         await self._end(session, status)
+        await self._forget_ended(client, session)
+        return session
+
+    async def _forget_ended(self, client: ClientRecord, session: SessionRecord) -> None:
+        """Point the client's ``last_active_session_id`` away from an ended ``session``."""
         if client.last_active_session_id == session.id:
             remaining = [s for s in await self.instance.store.list_client_sessions(client.id) if s.status in _LIVE]
             client.last_active_session_id = remaining[-1].id if remaining else None
         client.updated_at = self.instance.now_ms()
         await self.instance.store.update_client(client)
+
+    # --- the user's sessions on every device (/v1/me/sessions) --------------------------------
+
+    async def user_sessions(self, user: UserRecord, *, live_only: bool) -> list[SessionRecord]:
+        """The user's sessions on every client, oldest first.
+
+        ``live_only``: just the ``active`` / ``pending`` ones not yet past ``expire_at`` (Clerk's
+        "Active devices"); otherwise every session the user ever had, whatever its status.
+        """
+        sessions = await self.instance.store.list_user_sessions(user.id)
+        if not live_only:
+            return sessions
+        now = self.instance.now_ms()
+        return [s for s in sessions if s.status in _LIVE and s.expire_at > now]
+
+    async def revoke_user_session(self, user: UserRecord, session_id: str) -> SessionRecord:
+        """Sign one of the user's sessions out on whichever client holds it (status ``revoked``).
+
+        404 ``resource_not_found`` for an unknown id and for another user's session (nothing
+        changes). Idempotent: a session that already ended keeps its status. Its tokens stop
+        working at once, since every guard and ``/v1/me`` checks the stored status.
+        """
+        store = self.instance.store
+        session = await store.get_session(session_id)
+        if session is None or session.user_id != user.id:
+            raise errors.resource_not_found(f"No session was found with id {session_id[:64]}")
+        await self._end(session, "revoked")
+        client = await store.get_client(session.client_id)
+        if client is not None:
+            await self._forget_ended(client, session)
         return session
 
     async def _end(self, session: SessionRecord, status: str = "ended") -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from totpkit.types import (
+    ActiveSession,
     Client,
     EmailAddress,
     PublicUserData,
     Session,
+    SessionActivity,
     SignIn,
     SignInFactor,
     SignInUserData,
@@ -15,7 +17,7 @@ from totpkit.types import (
     Verification,
 )
 from totpkit.types.session import factor_verification_age
-from totpkit.types.user import lockout_state
+from totpkit.types.user import DEFAULT_IMAGE_URL, lockout_state
 
 from ..core.tokens import sign_jwt
 from ..storage.records import ClientRecord, SessionRecord, SignInRecord, UserRecord
@@ -76,7 +78,7 @@ class Renderer:
         return PublicUserData(
             first_name=user.first_name,
             last_name=user.last_name,
-            image_url="",
+            image_url=DEFAULT_IMAGE_URL,
             has_image=False,
             identifier=user.email,
             user_id=user.id,
@@ -110,8 +112,14 @@ class Renderer:
         )
         return sign_jwt(claims, instance.keys.signing_keys[0])
 
-    async def session(self, session: SessionRecord) -> Session:
-        """The Session resource with its user and a fresh ``last_active_token`` when active."""
+    async def session(
+        self, session: SessionRecord, *, with_token: bool = True, rendered_user: User | None = None
+    ) -> Session:
+        """The Session resource with its user and a fresh ``last_active_token`` when active.
+
+        ``with_token=False`` leaves ``last_active_token`` null (lists of the user's sessions on other
+        devices must not hand out their tokens); ``rendered_user`` saves rendering the same user again.
+        """
         user = await self.instance.store.get_user(session.user_id)
         if user is None:
             raise LookupError(f"session {session.id} has no user")
@@ -122,12 +130,24 @@ class Renderer:
             expire_at=session.expire_at,
             abandon_at=session.abandon_at,
             last_active_at=session.last_active_at,
-            last_active_token=Token(jwt=self.session_token(session)) if live else None,
-            user=await self.user(user),
+            last_active_token=Token(jwt=self.session_token(session)) if live and with_token else None,
+            user=rendered_user or await self.user(user),
             public_user_data=self.public_user_data(user),
             factor_verification_age=self.factor_verification_age(session),
             created_at=session.created_at,
             updated_at=session.updated_at,
+        )
+
+    @staticmethod
+    def active_session(session: SessionRecord) -> ActiveSession:
+        """A session as "Active devices" lists it: no user, no token, a minimal ``latest_activity``."""
+        return ActiveSession(
+            id=session.id,
+            status=session.status,
+            expire_at=session.expire_at,
+            abandon_at=session.abandon_at,
+            last_active_at=session.last_active_at,
+            latest_activity=SessionActivity(id=session.id),
         )
 
     async def sign_in(self, sign_in: SignInRecord) -> SignIn:

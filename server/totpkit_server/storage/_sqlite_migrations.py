@@ -161,4 +161,6 @@ MIGRATIONS: tuple[str | tuple[str, ...], ...] = (
     CREATE INDEX dev_browsers_client ON dev_browsers(client_id);
     CREATE INDEX dev_browsers_created_at ON dev_browsers(created_at)
     """,
+    # 7: a user's sessions on every device (GET /v1/me/sessions/active, Clerk's "Active devices")
+    "CREATE INDEX sessions_user ON sessions(user_id)",
 )

@@ -289,6 +289,10 @@ class Store(ABC):
         """All sessions of a client, oldest first."""
 
     @abstractmethod
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        """All sessions of a user on every client, oldest first."""
+
+    @abstractmethod
     async def update_session(self, session: SessionRecord) -> None:
         """Overwrite the mutable fields of a session. No-op if absent."""
 

@@ -482,6 +482,12 @@ class PostgresStore(Store):
         )
         return _records(SessionRecord, rows)
 
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        rows = await self._fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at, id", user_id
+        )
+        return _records(SessionRecord, rows)
+
     async def update_session(self, session: SessionRecord) -> None:
         await self._execute(_update_by_id("sessions", _SESSION_COLUMNS), *_values(session, _SESSION_COLUMNS))
 

@@ -518,6 +518,12 @@ class SQLiteStore(Store):
         )
         return [s for row in rows if (s := _record(SessionRecord, _SESSION_COLUMNS, row)) is not None]
 
+    async def list_user_sessions(self, user_id: str) -> list[SessionRecord]:
+        rows = await self._fetchall(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = ? ORDER BY created_at, id", (user_id,)
+        )
+        return [s for row in rows if (s := _record(SessionRecord, _SESSION_COLUMNS, row)) is not None]
+
     async def update_session(self, session: SessionRecord) -> None:
         values = _values(session, _SESSION_COLUMNS)
         await self._execute(
