@@ -21,9 +21,14 @@ Two ways to talk to an app:
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
 import itertools
 import os
 import random
+import shutil
+import subprocess
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -435,8 +440,8 @@ class LiveApps:
         return Kit(http, config, self._clock, config.secret_key)
 
     async def stop(self) -> None:
-        for http in self._clients:
-            await http.aclose()
+        for open_client in self._clients:
+            await open_client.aclose()
         self._stop.set()
         for task in self._tasks:
             await task
@@ -486,3 +491,59 @@ def fx_totpkit_process(tmp_path: Path) -> Iterator[ServedUser]:
     with serve(data_dir) as server:
         yield ServedUser(server=server, user_id=user_id)
         assert server.is_alive(), f"totpkit serve died during the test:\n{server.log_tail()}"
+
+
+# --- the browser tests (clerk-js and the server's pages in Debian's Chromium) ---------------------------
+
+CLERKJS_DIR = Path(__file__).resolve().parents[2] / "clerkjs"
+"""The Node harness: drivers, pages and the pinned ``node_modules`` (``npm ci --prefix clerkjs``)."""
+
+
+def _require_browser_tools(*packages: str) -> tuple[str, str]:
+    """``(node, chromium)``: Node.js 20+, Chromium (``CHROMIUM_PATH`` or Debian's ``/usr/bin/chromium``)
+    and the pinned npm ``packages`` (clerk-js and playwright-core always). Anything missing fails the
+    calling test with how to install it: CI must never pass without the browser."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("`node` (Node.js 20+) is not on PATH; install Node.js 20+ for the browser tests")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True)
+    if int(version.stdout.strip().lstrip("v").split(".")[0]) < 20:
+        pytest.fail(f"Node.js 20+ is required, found {version.stdout.strip()}")
+    for package in ("@clerk/clerk-js", "playwright-core", *packages):
+        if not (CLERKJS_DIR / "node_modules" / package / "package.json").is_file():
+            pytest.fail(f"clerkjs/node_modules/{package} is missing: run `npm ci --prefix clerkjs`")
+    chromium = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
+        pytest.fail(
+            f"no Chromium at {chromium}: install Debian's package as root "
+            "(`apt-get update && apt-get install -y chromium`), or point CHROMIUM_PATH at one"
+        )
+    return node, chromium
+
+
+@pytest.fixture
+def require_browser_tools() -> Callable[..., tuple[str, str]]:
+    """Call it first in a browser test (before any server starts): ``node, chromium = require_browser_tools()``,
+    naming extra npm packages the test needs; a missing tool fails the test itself."""
+    return _require_browser_tools
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def clerkjs_pages() -> Iterator[str]:
+    """``clerkjs/`` over HTTP on its own 127.0.0.1 port (pages and ``node_modules`` bundles, no CDN): the
+    base URL, e.g. ``http://127.0.0.1:PORT``; another origin than the totpkit server's."""
+    handler = functools.partial(_QuietHandler, directory=str(CLERKJS_DIR))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, name="clerkjs-pages", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)

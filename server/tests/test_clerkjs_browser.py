@@ -16,15 +16,11 @@ and on browser console errors. Needs Node 20+, ``npm ci --prefix clerkjs`` and C
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +31,9 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 CLERKJS_DIR = REPO / "clerkjs"
 DRIVER = CLERKJS_DIR / "browser.mjs"
-HOST = "127.0.0.1"
 FLOW_TIMEOUT_S = 180.0
 """browser.mjs bounds itself at FLOW_TIMEOUT_MS (150 s); this is the outer bound."""
 STOP_TIMEOUT_S = 10.0
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 
 EXPECTED_STEPS = [
@@ -58,48 +52,6 @@ EXPECTED_STEPS = [
     "idle",
     "cookies",
 ]
-
-
-def _require_tools() -> tuple[str, str]:
-    """``node`` and the Chromium binary; anything missing is a test failure (with how to install it)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("`node` (Node.js 20+) is not on PATH; install Node.js 20+ for the browser test")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True)
-    major = int(version.stdout.strip().lstrip("v").split(".")[0])
-    if major < 20:
-        pytest.fail(f"Node.js 20+ is required, found {version.stdout.strip()}")
-    modules = CLERKJS_DIR / "node_modules"
-    for package in ("@clerk/clerk-js", "playwright-core"):
-        if not (modules / package / "package.json").is_file():
-            pytest.fail(f"clerkjs/node_modules/{package} is missing: run `npm ci --prefix clerkjs`")
-    chromium = os.environ.get("CHROMIUM_PATH") or DEFAULT_CHROMIUM
-    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
-        pytest.fail(
-            f"no Chromium at {chromium}: install Debian's package as root "
-            "(`apt-get update && apt-get install -y chromium`), or point CHROMIUM_PATH at one"
-        )
-    return node, chromium
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def page_server() -> Iterator[str]:
-    """``clerkjs/`` over HTTP on 127.0.0.1 (page/index.html and node_modules/@clerk/clerk-js/dist)."""
-    handler = functools.partial(_QuietHandler, directory=str(CLERKJS_DIR))
-    httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, name="clerkjs-page-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{httpd.server_address[1]}/page/index.html"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=STOP_TIMEOUT_S)
 
 
 def _run_driver(node: str, env: dict[str, str], server: Any) -> subprocess.CompletedProcess[str]:
@@ -126,10 +78,12 @@ def _run_driver(node: str, env: dict[str, str], server: Any) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("instance", ["production", "development"])
-def test_clerkjs_in_chromium(request: pytest.FixtureRequest, instance: str) -> None:
-    node, chromium = _require_tools()  # before any server starts, and as a failure of the test itself
+def test_clerkjs_in_chromium(
+    request: pytest.FixtureRequest, require_browser_tools: Callable[..., tuple[str, str]], instance: str
+) -> None:
+    node, chromium = require_browser_tools()  # before any server starts, and as a failure of the test itself
     server = request.getfixturevalue("totpkit_process")
-    page_url: str = request.getfixturevalue("page_server")
+    page_url = request.getfixturevalue("clerkjs_pages") + "/page/index.html"
     env = {
         **os.environ,
         "FAPI_URL": server.url,

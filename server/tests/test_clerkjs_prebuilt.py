@@ -14,15 +14,12 @@ Needs Node 20+, ``npm ci --prefix clerkjs`` and Debian's Chromium; without them 
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 CLERKJS_DIR = REPO / "clerkjs"
 DRIVER = CLERKJS_DIR / "prebuilt.mjs"
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-HOST = "127.0.0.1"
 FLOW_TIMEOUT_S = 200.0
 """prebuilt.mjs bounds itself at FLOW_TIMEOUT_MS (170 s); this is the outer bound."""
 STOP_TIMEOUT_S = 10.0
@@ -80,40 +76,6 @@ EXPECTED_SCREENS = [
 ]
 
 
-def _require_tools() -> tuple[str, str]:
-    """``node``, the pinned packages and Chromium; anything missing fails the test (with how to install it)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("`node` (Node.js 20+) is not on PATH; install Node.js 20+ for the browser test")
-    for package in ("@clerk/clerk-js", "@clerk/ui", "playwright-core"):
-        if not (CLERKJS_DIR / "node_modules" / package / "package.json").is_file():
-            pytest.fail(f"clerkjs/node_modules/{package} is missing: run `npm ci --prefix clerkjs`")
-    chromium = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
-    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
-        pytest.fail(f"no Chromium at {chromium}: `apt-get install -y chromium`, or point CHROMIUM_PATH at one")
-    return node, chromium
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def prebuilt_page() -> Iterator[str]:
-    """``clerkjs/`` over HTTP on 127.0.0.1: ``page/prebuilt.html`` and the bundles in ``node_modules``."""
-    handler = functools.partial(_QuietHandler, directory=str(CLERKJS_DIR))
-    httpd = http.server.ThreadingHTTPServer((HOST, 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, name="prebuilt-page-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{httpd.server_address[1]}/page/prebuilt.html"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=STOP_TIMEOUT_S)
-
-
 def _other_device(url: str, email: str, password: str) -> tuple[str, str]:
     """Sign the user in on a native device: ``(client token, session id)``."""
     response = httpx.post(
@@ -148,10 +110,12 @@ def _run_driver(node: str, env: dict[str, str], server: Any) -> subprocess.Compl
 
 
 @pytest.mark.parametrize("instance", ["production", "development"])
-def test_prebuilt_ui_in_chromium(request: pytest.FixtureRequest, instance: str) -> None:
-    node, chromium = _require_tools()  # before any server starts, and as a failure of the test itself
+def test_prebuilt_ui_in_chromium(
+    request: pytest.FixtureRequest, require_browser_tools: Callable[..., tuple[str, str]], instance: str
+) -> None:
+    node, chromium = require_browser_tools("@clerk/ui")  # before any server starts, as a failure of the test
     served = request.getfixturevalue("totpkit_process")
-    page_url: str = request.getfixturevalue("prebuilt_page")
+    page_url = request.getfixturevalue("clerkjs_pages") + "/page/prebuilt.html"
     other_token, other_session = _other_device(served.url, served.email, served.password)
     screenshots = SCREENSHOTS / instance
     shutil.rmtree(screenshots, ignore_errors=True)

@@ -24,7 +24,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,20 +62,6 @@ EXPECTED_STEPS = [
     "disable_twice",
     "sign_out",
 ]
-
-
-def require_browser_tools() -> tuple[str, str]:
-    """``node`` and Chromium, and clerkjs/node_modules; anything missing fails the test with how to install it."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("`node` (Node.js 20+) is not on PATH; install Node.js 20+ for the browser tests")
-    for package in ("@clerk/clerk-js", "playwright-core"):
-        if not (CLERKJS_DIR / "node_modules" / package / "package.json").is_file():
-            pytest.fail(f"clerkjs/node_modules/{package} is missing: run `npm ci --prefix clerkjs`")
-    chromium = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
-    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
-        pytest.fail(f"no Chromium at {chromium}: `apt-get install -y chromium`, or point CHROMIUM_PATH at one")
-    return node, chromium
 
 
 def run_driver(node: str, driver: Path, env: dict[str, str], server: RunningServer) -> dict[str, object]:
@@ -133,7 +119,9 @@ def decode_qr(path: Path) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(Image.open(path), formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
-def test_every_button_of_the_example_page(request: pytest.FixtureRequest) -> None:
+def test_every_button_of_the_example_page(
+    request: pytest.FixtureRequest, require_browser_tools: Callable[..., tuple[str, str]]
+) -> None:
     node, chromium = require_browser_tools()
     example: ExampleServer = request.getfixturevalue("example_server")
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
@@ -175,7 +163,9 @@ def test_every_button_of_the_example_page(request: pytest.FixtureRequest) -> Non
     assert all(p.is_file() and p.parent == SCREENSHOTS and p.stat().st_size > 0 for p in screenshots)
 
 
-def test_api_docs_list_every_operation(request: pytest.FixtureRequest) -> None:
+def test_api_docs_list_every_operation(
+    request: pytest.FixtureRequest, require_browser_tools: Callable[..., tuple[str, str]]
+) -> None:
     """/docs shows Swagger UI, from this server's own files, over every operation of /openapi.json."""
     node, chromium = require_browser_tools()
     example: ExampleServer = request.getfixturevalue("example_server")
