@@ -77,7 +77,7 @@ def minimums(session: nox.Session) -> None:
     test = nox.project.dependency_groups(PYPROJECT, "test")
     session.install(*lowest, "-e", ".[jwt,testing]", *test)
     session.run("pytest", *PYTEST_ARGS, "sdk/tests", *session.posargs)
-    session.install(*lowest, "-e", ".[server,testing]", *test)
+    session.install(*lowest, "-e", ".[server,postgres,testing]", *test)
     session.run(
         "pytest", *PYTEST_ARGS, "-m", "not clerkjs and not browser", "sdk/tests", "server/tests", *session.posargs
     )

@@ -28,7 +28,7 @@ from totpkit_server.testing import RunningServer, serve
 
 PASSWORD = "correct horse battery staple"
 PERIOD = 30
-UNLIMITED = ("--rate-limit-per-ip", "0", "--rate-limit-per-client", "0")
+UNLIMITED = ("--rate-limit-per-ip", "0", "--rate-limit-per-client", "0", "--rate-limit-creations-per-ip", "0")
 CRASH_SEED = 20_240_607
 WORKERS = 4
 MAX_USERS_PER_WORKER = 25

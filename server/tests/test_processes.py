@@ -37,7 +37,7 @@ from totpkit_server.testing import RunningServer, free_port, seeded_random, serv
 
 PASSWORD = "correct horse battery staple"
 PERIOD = 30
-UNLIMITED = ("--rate-limit-per-ip", "0", "--rate-limit-per-client", "0")
+UNLIMITED = ("--rate-limit-per-ip", "0", "--rate-limit-per-client", "0", "--rate-limit-creations-per-ip", "0")
 """Hundreds of requests from 127.0.0.1 are the point of these tests, not abuse."""
 RACE_TRIALS = 20
 RACE_CONCURRENCY = 10

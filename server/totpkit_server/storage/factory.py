@@ -1,6 +1,7 @@
 """The store a configuration names: SQLite by default, PostgreSQL for a ``postgresql://`` URL.
 
-The backend module is imported only when chosen, so SQLite users need no PostgreSQL driver.
+SQLite, the default, comes with the ``server`` extra and is imported with this module; the
+PostgreSQL backend is imported only when chosen, so SQLite users need no PostgreSQL driver.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Store
+from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ..config import TOTPKitConfig
@@ -29,6 +31,4 @@ def create_store(config: TOTPKitConfig) -> Store:
         return PostgresStore(
             config.database_url, min_size=config.database_pool_min_size, max_size=config.database_pool_max_size
         )
-    from .sqlite import SQLiteStore
-
     return SQLiteStore(config.sqlite_path)
