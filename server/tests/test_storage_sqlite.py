@@ -728,6 +728,19 @@ class TestSharedCounters:
         assert [(e.id, e.detail) for e in listed] == [(f"audit_{n}", {"n": n, "ok": True}) for n in range(3, 6)]
 
 
+class TestSQLiteOnly:
+    async def test_workers_opening_a_new_file_together_all_start(self, tmp_path: Path) -> None:
+        """Six stores opening the same new file at once, thirty times over: every one opens (switching a
+        new file to WAL answers "database is locked" at once, without waiting, while another holds it)."""
+        for round_number in range(30):
+            path = tmp_path / f"round{round_number}.sqlite"
+            stores = [SQLiteStore(path) for _ in range(6)]
+            outcomes = await asyncio.gather(*(store.open() for store in stores), return_exceptions=True)
+            for store in stores:
+                await store.close()
+            assert [outcome for outcome in outcomes if outcome is not None] == [], round_number
+
+
 class TestPostgresOnly:
     """What only the PostgreSQL backend has to prove with raw SQL."""
 

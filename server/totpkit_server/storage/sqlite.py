@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -143,10 +144,14 @@ class SQLiteStore(Store):
             return
         _create_private(self._path)
         conn = await aiosqlite.connect(self._path, isolation_level=None)
-        await conn.execute("PRAGMA busy_timeout = 10000")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            await conn.execute("PRAGMA busy_timeout = 10000")
+            await _enable_wal(conn)
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            await conn.close()
+            raise
         self._conn = conn
         await self._migrate()
 
@@ -660,3 +665,27 @@ class SQLiteStore(Store):
             (*params, limit),
         )
         return [_audit_event(row) for row in rows]
+
+
+_WAL_SWITCH_TIMEOUT = 10.0
+"""Seconds :func:`_enable_wal` keeps retrying while other connections hold the new database."""
+
+
+async def _enable_wal(conn: aiosqlite.Connection) -> None:
+    """Put the database in WAL mode (a no-op once it is).
+
+    Switching a new file's journal mode needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without waiting through ``busy_timeout``, while another process or store is
+    switching or migrating the same file (several workers starting together); so this retries for up
+    to :data:`_WAL_SWITCH_TIMEOUT` seconds before giving up with that error.
+    """
+    deadline = time.monotonic() + _WAL_SWITCH_TIMEOUT
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+        else:
+            return
